@@ -1,0 +1,31 @@
+"""The connector registry: which provider sends a shop's messages on each channel.
+
+A shop's own SMSAPI token wins over the operator's; with no provider configured at all, the dev
+outbox takes the message. Adding a provider is one module and one line here."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from shoper_retention.connectors.base import Connector
+from shoper_retention.connectors.dev_outbox import DevOutboxConnector
+from shoper_retention.connectors.smsapi import SmsapiConnector
+from shoper_retention.connectors.smtp import SmtpConnector
+from shoper_retention.settings import Settings
+
+PROVIDERS = {"sms": ("smsapi", "dev_outbox"), "email": ("smtp", "dev_outbox")}
+
+
+def sms_connector(
+    settings: Settings, shop_token: str, sender: str, factory: sessionmaker[Session]
+) -> Connector:
+    token = shop_token or settings.smsapi_token
+    if token:
+        return SmsapiConnector(settings.smsapi_url, token, sender=sender)
+    return DevOutboxConnector("sms", factory)
+
+
+def email_connector(settings: Settings, factory: sessionmaker[Session]) -> Connector:
+    if settings.smtp_url:
+        return SmtpConnector.from_url(settings.smtp_url, settings.mail_from)
+    return DevOutboxConnector("email", factory)

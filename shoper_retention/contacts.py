@@ -1,0 +1,123 @@
+"""Finding and updating the contact behind an event, its consent and its suppression.
+
+A contact is known by e-mail or phone within one shop; every query here is scoped by shop."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shoper_retention.events import ConsentChange, ContactInfo
+from shoper_retention.models import Consent, Contact, Suppression
+
+
+def upsert_contact(session: Session, shop_id: int, info: ContactInfo, now: datetime) -> Contact | None:
+    """The contact for `info`, created or filled in; None when it names nobody reachable."""
+    if not info.email and not info.phone:
+        return None
+    contact = None
+    if info.email:
+        contact = _by(session, shop_id, Contact.email, info.email)
+    if contact is None and info.phone:
+        contact = _by(session, shop_id, Contact.phone, info.phone)
+    if contact is None:
+        contact = Contact(shop_id=shop_id, created_at=now, updated_at=now)
+        session.add(contact)
+    if info.email and not contact.email:
+        contact.email = info.email
+    # A phone moves to this contact only if no other contact of the shop has it (unique).
+    if info.phone and contact.phone != info.phone:
+        owner = _by(session, shop_id, Contact.phone, info.phone)
+        if owner is None or owner is contact:
+            contact.phone = info.phone
+    if info.first_name:
+        contact.first_name = info.first_name[:100]
+    if info.language:
+        contact.language = info.language
+    if info.platform_customer_id:
+        contact.platform_customer_id = info.platform_customer_id
+    contact.updated_at = now
+    session.flush()
+    return contact
+
+
+def _by(session: Session, shop_id: int, column: object, value: str) -> Contact | None:
+    return session.scalars(
+        select(Contact).where(Contact.shop_id == shop_id, column == value)  # type: ignore[arg-type]
+    ).first()
+
+
+def record_consent(
+    session: Session, contact: Contact, change: ConsentChange, now: datetime
+) -> None:
+    """Append a consent record when the state changes (the history is the proof)."""
+    latest = _latest(session, contact, change.channel)
+    if latest is not None and latest.granted == change.granted:
+        return
+    session.add(
+        Consent(
+            shop_id=contact.shop_id,
+            contact_id=contact.id,
+            channel=change.channel,
+            granted=change.granted,
+            source=change.source,
+            text_version=change.text_version[:64],
+            recorded_at=now,
+        )
+    )
+    session.flush()
+
+
+def _latest(session: Session, contact: Contact, channel: str) -> Consent | None:
+    return session.scalars(
+        select(Consent)
+        .where(
+            Consent.shop_id == contact.shop_id,
+            Consent.contact_id == contact.id,
+            Consent.channel == channel,
+        )
+        .order_by(Consent.id.desc())
+        .limit(1)
+    ).first()
+
+
+def has_consent(session: Session, contact: Contact, channel: str) -> bool:
+    latest = _latest(session, contact, channel)
+    return bool(latest and latest.granted)
+
+
+def address_for(contact: Contact, channel: str) -> str | None:
+    return contact.phone if channel == "sms" else contact.email
+
+
+def is_suppressed(session: Session, shop_id: int, channel: str, address: str) -> bool:
+    return (
+        session.scalars(
+            select(Suppression.id).where(
+                Suppression.shop_id == shop_id,
+                Suppression.channel == channel,
+                Suppression.address == address,
+            )
+        ).first()
+        is not None
+    )
+
+
+def suppress(session: Session, shop_id: int, channel: str, address: str, reason: str, now: datetime) -> bool:
+    """Add the address to the suppression list; False if it was there already."""
+    if is_suppressed(session, shop_id, channel, address):
+        return False
+    try:
+        # A savepoint: two unsubscribes racing hit the unique key, and that is fine.
+        with session.begin_nested():
+            session.add(
+                Suppression(
+                    shop_id=shop_id, channel=channel, address=address, reason=reason, created_at=now
+                )
+            )
+    except IntegrityError:
+        return False
+    return True

@@ -1,0 +1,56 @@
+"""Domain errors, each with the HTTP status it maps to in the single error handler (app.py)."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class BadInput(DomainError):
+    status = 400
+    code = "invalid"
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    code = "too_large"
+
+
+class BadSignature(DomainError):
+    status = 401
+    code = "bad_signature"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class UnknownShop(DomainError):
+    status = 404
+    code = "unknown_shop"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class UpstreamFailed(DomainError):
+    """A platform we had to call during the request failed for a passing reason: answer 503
+    with Retry-After so the platform retries the callback."""
+
+    status = 503
+    code = "upstream_failed"

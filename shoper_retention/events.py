@@ -1,0 +1,85 @@
+"""Domain events: what platform adapters turn deliveries into.
+
+Scenarios react to these, never to a platform's payload, so they do not know where a cart or an
+order came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class ContactInfo:
+    email: str | None = None  # lower-cased
+    phone: str | None = None  # E.164
+    first_name: str = ""
+    language: str = ""
+    platform_customer_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ConsentChange:
+    channel: str  # "sms" | "email"
+    granted: bool
+    source: str
+    text_version: str = ""
+
+
+@dataclass(frozen=True)
+class CartItem:
+    product_id: str
+    name: str
+    price: Decimal
+    quantity: int
+    image_url: str = ""
+    product_url: str = ""
+    variant_id: str = ""
+
+    def as_json(self) -> dict[str, str | int]:
+        return {
+            "product_id": self.product_id,
+            "variant_id": self.variant_id,
+            "name": self.name,
+            "price": str(self.price),
+            "quantity": self.quantity,
+            "image_url": self.image_url,
+            "product_url": self.product_url,
+        }
+
+
+@dataclass(frozen=True)
+class CartChanged:
+    cart_id: str
+    occurred_at: datetime  # the shopper's clock: orders snapshots of one cart
+    received_at: datetime  # ours: times the reminders
+    currency: str
+    items: tuple[CartItem, ...]
+    contact: ContactInfo
+    consents: tuple[ConsentChange, ...] = ()
+    restore_url: str = ""
+    order_id: str | None = None  # the storefront saw this cart become an order
+
+
+@dataclass(frozen=True)
+class OrderPlaced:
+    """An order was created or changed (created, paid, status): the full current picture."""
+
+    order_id: str
+    placed_at: datetime
+    contact: ContactInfo
+    total: Decimal
+    currency: str
+    status_id: str = ""
+    status_type: str = ""
+    paid: bool = False
+    items: tuple[CartItem, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class ShopUninstalled:
+    at: datetime
+
+
+DomainEvent = CartChanged | OrderPlaced | ShopUninstalled

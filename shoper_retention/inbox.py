@@ -1,0 +1,90 @@
+"""Store a delivery once, claim pending ones for processing.
+
+The web process calls `store` and answers; nothing else happens in the request. The dedupe
+key's unique constraint makes the insert idempotent without a read first."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from shoper_retention.models import InboxDelivery
+
+MAX_ATTEMPTS = 5
+
+
+def body_digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()[:40]
+
+
+def store(
+    session: Session,
+    *,
+    shop_id: int,
+    source: str,
+    event_name: str,
+    dedupe_key: str,
+    body: bytes,
+    headers: dict[str, Any],
+    now: datetime,
+) -> bool:
+    """Insert the delivery; False when the same delivery was stored before."""
+    values = dict(
+        shop_id=shop_id,
+        source=source,
+        event_name=event_name[:64],
+        dedupe_key=dedupe_key[:128],
+        headers=headers,
+        body=body,
+        received_at=now,
+        status="pending",
+        attempts=0,
+        error="",
+    )
+    dialect = session.get_bind().dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    stmt = (
+        module.insert(InboxDelivery)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["shop_id", "dedupe_key"])
+    )
+    result = session.execute(stmt)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def claim(session: Session, now: datetime, limit: int, lease: timedelta) -> list[InboxDelivery]:
+    token = secrets.token_hex(8)
+    claimable = or_(
+        and_(InboxDelivery.status == "pending", InboxDelivery.lease_until.is_(None)),
+        and_(InboxDelivery.status == "pending", InboxDelivery.lease_until < now),
+    )
+    ids = list(
+        session.scalars(
+            select(InboxDelivery.id)
+            .where(claimable)
+            .order_by(InboxDelivery.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if not ids:
+        return []
+    session.execute(
+        update(InboxDelivery)
+        .where(InboxDelivery.id.in_(ids), claimable)
+        .values(claim_token=token, lease_until=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    return list(
+        session.scalars(
+            select(InboxDelivery)
+            .where(InboxDelivery.claim_token == token)
+            .order_by(InboxDelivery.id)
+        )
+    )

@@ -1,0 +1,112 @@
+"""Turn stored deliveries into state and plans: one delivery, one transaction.
+
+A delivery whose payload we cannot understand is marked failed with the reason (retrying would
+not help); anything unexpected is retried a few times under the lease, then marked failed, and
+stays in the inbox for an operator to look at. Nothing is dropped silently."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from shoper_retention import inbox, orders, outbox, scenarios
+from shoper_retention.errors import DomainError
+from shoper_retention.events import DomainEvent, OrderPlaced, ShopUninstalled
+from shoper_retention.models import InboxDelivery, Shop
+from shoper_retention.platforms.shoper import events as shoper_events
+from shoper_retention.storefront_events import parse_snapshot
+
+log = logging.getLogger(__name__)
+LEASE = timedelta(minutes=5)
+
+
+@dataclass
+class IngestReport:
+    processed: int = 0
+    failed: int = 0
+    retried: int = 0
+
+
+def to_events(shop: Shop, delivery: InboxDelivery, now: datetime) -> Sequence[DomainEvent]:
+    """The platform adapter's job: a raw delivery into domain events."""
+    if delivery.source == "storefront":
+        return [parse_snapshot(delivery.body, delivery.received_at, shop.country)]
+    if delivery.source == "shoper":
+        return shoper_events.to_events(
+            delivery.event_name,
+            delivery.body,
+            timezone=shop.timezone,
+            region=shop.country,
+            now=delivery.received_at,
+        )
+    raise DomainError(f"unknown delivery source {delivery.source!r}")
+
+
+def apply_events(session: Session, shop: Shop, events: Sequence[DomainEvent], now: datetime) -> None:
+    for event in events:
+        if isinstance(event, OrderPlaced):
+            orders.apply_order(session, shop.id, event, now)
+        if isinstance(event, ShopUninstalled):
+            outbox.cancel_pending(session, shop.id, "shop uninstalled", now)
+            continue
+        if not shop.active:
+            continue  # state is kept up to date, but a disabled shop plans nothing
+        for scenario in scenarios.REGISTRY.values():
+            scenario.on_event(session, shop, event, now)
+
+
+def process_pending(factory: sessionmaker[Session], now: datetime, limit: int = 200) -> IngestReport:
+    report = IngestReport()
+    while True:
+        with factory() as session, session.begin():
+            batch = inbox.claim(session, now, limit, LEASE)
+            ids = [(d.id, d.claim_token) for d in batch]
+        if not ids:
+            return report
+        for delivery_id, token in ids:
+            _process_one(factory, delivery_id, token, now, report)
+        if len(ids) < limit:
+            return report
+
+
+def _process_one(
+    factory: sessionmaker[Session], delivery_id: int, token: str | None, now: datetime, report: IngestReport
+) -> None:
+    try:
+        with factory() as session, session.begin():
+            delivery = session.get(InboxDelivery, delivery_id, with_for_update=True)
+            if delivery is None or delivery.claim_token != token or delivery.status != "pending":
+                return  # someone else took it after our lease ran out
+            shop = session.get(Shop, delivery.shop_id)
+            assert shop is not None
+            try:
+                with session.begin_nested():
+                    apply_events(session, shop, to_events(shop, delivery, now), now)
+            except DomainError as exc:
+                delivery.status = "failed"
+                delivery.error = exc.message[:500]
+                report.failed += 1
+                log.warning("inbox %s failed: %s", delivery_id, exc.message)
+            else:
+                delivery.status = "processed"
+                report.processed += 1
+            delivery.processed_at = now
+            delivery.claim_token = None
+            delivery.lease_until = None
+    except Exception:
+        log.exception("inbox %s: unexpected error, will retry", delivery_id)
+        with factory() as session, session.begin():
+            delivery = session.get(InboxDelivery, delivery_id)
+            if delivery is not None and delivery.claim_token == token:
+                delivery.attempts += 1
+                delivery.claim_token = None
+                backoff = timedelta(seconds=30 * 2**delivery.attempts)
+                delivery.lease_until = now + backoff
+                if delivery.attempts >= inbox.MAX_ATTEMPTS:
+                    delivery.status = "failed"
+                    delivery.error = "unexpected error; see the worker log"
+        report.retried += 1

@@ -1,0 +1,124 @@
+"""What shoppers do in the shop: carts (captured on the storefront), orders (from webhooks),
+stock levels and "notify me" sign-ups (for back in stock, next)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shoper_retention.db import JSON, Base, Money, UTCDateTime
+
+
+class Cart(Base):
+    __tablename__ = "carts"
+    __table_args__ = (UniqueConstraint("shop_id", "platform_cart_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    platform_cart_id: Mapped[str] = mapped_column(String(128))
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), default=None
+    )
+    # open -> abandoned -> (ordered | recovered | emptied); an update of an abandoned cart
+    # keeps it abandoned (the steps go on with the current items); refilling an emptied cart
+    # starts a new run, so its steps are planned afresh.
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    run: Mapped[int] = mapped_column(default=1)
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    currency: Mapped[str] = mapped_column(String(3))
+    total: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    restore_url: Mapped[str] = mapped_column(Text, default="")
+    # A random token naming this cart in restore links, so links never carry our row ids.
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When we received the newest snapshot: steps are timed from it (our clock, not the
+    # shopper's, which may be hours off).
+    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The shopper's clock time of the newest snapshot applied; an older one is ignored, so
+    # snapshots that arrive out of order cannot roll the cart back.
+    snapshot_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    abandoned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="SET NULL", use_alter=True), default=None
+    )
+    # The storefront saw this cart become this platform order (thank-you page), even if the
+    # order webhook has not arrived yet.
+    order_ref: Mapped[str | None] = mapped_column(String(64), default=None)
+
+    @property
+    def has_items(self) -> bool:
+        return bool(self.items)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("shop_id", "platform_order_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    platform_order_id: Mapped[str] = mapped_column(String(64))
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), default=None
+    )
+    email: Mapped[str | None] = mapped_column(String(255), default=None)
+    phone: Mapped[str | None] = mapped_column(String(20), default=None)
+    status_id: Mapped[str] = mapped_column(String(16), default="")
+    status_type: Mapped[str] = mapped_column(String(16), default="")  # new, open, closed, unrealised
+    paid: Mapped[bool] = mapped_column(default=False)
+    total: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    currency: Mapped[str] = mapped_column(String(3), default="")
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Attribution: the message that preceded this order within its window (see attribution.py).
+    attributed_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL", use_alter=True), default=None
+    )
+    attributed_scenario: Mapped[str | None] = mapped_column(String(32), default=None)
+
+
+class ProductStock(Base):
+    """Last known stock per product/variant, to see the 0 -> >0 edge (back in stock, next)."""
+
+    __tablename__ = "product_stocks"
+    __table_args__ = (UniqueConstraint("shop_id", "product_id", "variant_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    product_id: Mapped[str] = mapped_column(String(64))
+    variant_id: Mapped[str] = mapped_column(String(64), default="")
+    quantity: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RestockSubscription(Base):
+    """A shopper asked to be told when a product/variant is back; it is its own consent."""
+
+    __tablename__ = "restock_subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    product_id: Mapped[str] = mapped_column(String(64))
+    variant_id: Mapped[str] = mapped_column(String(64), default="")
+    channel: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16), default="waiting")  # waiting, notified, gone
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+Index("ix_carts_shop_id_status_last_activity_at", Cart.shop_id, Cart.status, Cart.last_activity_at)
+Index("ix_carts_status_last_activity_at", Cart.status, Cart.last_activity_at)
+Index("ix_carts_contact_id", Cart.contact_id)
+Index("ix_orders_shop_id_contact_id_placed_at", Order.shop_id, Order.contact_id, Order.placed_at)
+Index(
+    "ix_restock_subscriptions_shop_id_product_id_variant_id_status",
+    RestockSubscription.shop_id,
+    RestockSubscription.product_id,
+    RestockSubscription.variant_id,
+    RestockSubscription.status,
+)

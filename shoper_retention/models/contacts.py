@@ -1,0 +1,64 @@
+"""Shoppers we may message, their consent per channel (with proof) and the suppression list."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shoper_retention.db import Base, UTCDateTime
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "email"),
+        UniqueConstraint("shop_id", "phone"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    email: Mapped[str | None] = mapped_column(String(255), default=None)  # lower-cased
+    phone: Mapped[str | None] = mapped_column(String(20), default=None)  # E.164
+    first_name: Mapped[str] = mapped_column(String(100), default="")
+    language: Mapped[str] = mapped_column(String(8), default="")
+    platform_customer_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    birth_date: Mapped[date | None] = mapped_column(Date, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Consent(Base):
+    """One row per consent change: the latest row per (contact, channel) is the current state,
+    the earlier ones are the proof the law asks for (time, source, text version)."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(8))
+    granted: Mapped[bool]
+    source: Mapped[str] = mapped_column(String(32))  # storefront, order, unsubscribe, ...
+    text_version: Mapped[str] = mapped_column(String(64), default="")
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Suppression(Base):
+    """Addresses never to message on a channel (unsubscribed, invalid, opted out at SMSAPI).
+
+    Keyed by address, not contact, so it survives contact merges and re-created contacts."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (UniqueConstraint("shop_id", "channel", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(8))
+    address: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+Index("ix_consents_contact_id_channel_id", Consent.contact_id, Consent.channel, Consent.id)

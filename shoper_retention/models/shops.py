@@ -1,0 +1,68 @@
+"""Installed shops, their (encrypted) credentials, settings and paused channels."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shoper_retention.db import JSON, Base, UTCDateTime
+
+
+class Shop(Base):
+    __tablename__ = "shops"
+    __table_args__ = (UniqueConstraint("platform", "platform_shop_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))  # "shoper", "ecwid", "demo"
+    platform_shop_id: Mapped[str] = mapped_column(String(64))  # Shoper licence id, Ecwid store id
+    # Random, URL-safe, used in our webhook URL; not guessable from the licence id.
+    ref: Mapped[str] = mapped_column(String(32), unique=True)
+    # Non-secret key the storefront widget uses; it identifies, it does not authenticate.
+    public_key: Mapped[str] = mapped_column(String(32), unique=True)
+    # Secret part of the SMSAPI delivery-report URL.
+    report_token: Mapped[str] = mapped_column(String(48), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | uninstalled
+    shop_url: Mapped[str] = mapped_column(String(255), default="")
+    name: Mapped[str] = mapped_column(String(255), default="")
+    email: Mapped[str] = mapped_column(String(255), default="")
+    language: Mapped[str] = mapped_column(String(8), default="pl")  # "pl" or "en"
+    currency: Mapped[str] = mapped_column(String(3), default="PLN")
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Warsaw")
+    country: Mapped[str] = mapped_column(String(2), default="PL")
+    app_version: Mapped[str] = mapped_column(String(32), default="")
+    access_token_enc: Mapped[str | None] = mapped_column(Text, default=None)
+    refresh_token_enc: Mapped[str | None] = mapped_column(Text, default=None)
+    token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    scopes: Mapped[str] = mapped_column(Text, default="")
+    webhook_secret_enc: Mapped[str | None] = mapped_column(Text, default=None)
+    webhook_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    webhooks_registered: Mapped[bool] = mapped_column(default=False)
+    setup_error: Mapped[str] = mapped_column(Text, default="")
+    smsapi_token_enc: Mapped[str | None] = mapped_column(Text, default=None)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    last_callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    installed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+class ChannelPause(Base):
+    """A channel a shop cannot use until the merchant fixes its configuration.
+
+    Dispatch skips claiming these shops' messages, so they stay pending, not failed."""
+
+    __tablename__ = "channel_pauses"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+Index("ix_shops_status", Shop.status)

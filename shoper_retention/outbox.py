@@ -1,0 +1,219 @@
+"""The queue of planned messages: plan, cancel, claim due ones, and the named transitions.
+
+Claims are leases: `claim_due` marks a batch with a fresh claim token and a lease; a worker that
+dies mid-batch simply lets the lease run out and the messages are claimed again. On PostgreSQL
+the candidate rows are locked with SKIP LOCKED, so concurrent workers take disjoint batches; on
+SQLite the single writer lock gives the same guarantee."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shoper_retention.models import ChannelPause, Message
+from shoper_retention.models.outbox import PENDING_STATUSES
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a scenario wants sent; `plan_key` names the step so planning it twice is a no-op."""
+
+    shop_id: int
+    contact_id: int
+    scenario: str
+    subject_type: str
+    subject_id: int
+    step: int
+    channel: str
+    due_at: datetime
+    marketing: bool = True
+    run: int = 1  # a subject may go through a scenario again (a refilled cart)
+
+    @property
+    def plan_key(self) -> str:
+        return (
+            f"{self.scenario}:{self.subject_type}:{self.subject_id}:"
+            f"{self.run}:{self.step}:{self.channel}"
+        )
+
+
+def schedule(session: Session, plan: Plan, now: datetime) -> Message | None:
+    """Create the message unless this exact step was planned before (then None)."""
+    existing = session.scalars(
+        select(Message.id).where(Message.shop_id == plan.shop_id, Message.plan_key == plan.plan_key)
+    ).first()
+    if existing is not None:
+        return None
+    message = Message(
+        shop_id=plan.shop_id,
+        contact_id=plan.contact_id,
+        scenario=plan.scenario,
+        subject_type=plan.subject_type,
+        subject_id=plan.subject_id,
+        step=plan.step,
+        channel=plan.channel,
+        marketing=plan.marketing,
+        plan_key=plan.plan_key,
+        status="scheduled",
+        due_at=plan.due_at,
+        planned_at=now,
+        updated_at=now,
+    )
+    try:
+        with session.begin_nested():  # a concurrent planner may win the unique key
+            session.add(message)
+    except IntegrityError:
+        return None
+    return message
+
+
+def cancel_pending(
+    session: Session,
+    shop_id: int,
+    reason: str,
+    now: datetime,
+    *,
+    subject: tuple[str, int] | None = None,
+    contact_id: int | None = None,
+    channel: str | None = None,
+    marketing_only: bool = False,
+    scenario: str | None = None,
+) -> int:
+    """Cancel scheduled messages matching the filters; claimed ones are re-checked at send."""
+    conditions = [Message.shop_id == shop_id, Message.status == "scheduled"]
+    if subject is not None:
+        conditions += [Message.subject_type == subject[0], Message.subject_id == subject[1]]
+    if contact_id is not None:
+        conditions.append(Message.contact_id == contact_id)
+    if channel is not None:
+        conditions.append(Message.channel == channel)
+    if marketing_only:
+        conditions.append(Message.marketing.is_(True))
+    if scenario is not None:
+        conditions.append(Message.scenario == scenario)
+    result = session.execute(
+        update(Message)
+        .where(*conditions)
+        .values(status="cancelled", reason=reason, updated_at=now, claim_token=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> list[Message]:
+    """Take up to `limit` due messages for this worker; the caller commits the claim."""
+    token = secrets.token_hex(8)
+    paused = exists().where(
+        ChannelPause.shop_id == Message.shop_id, ChannelPause.channel == Message.channel
+    )
+    due = or_(
+        and_(Message.status == "scheduled", Message.due_at <= now),
+        and_(Message.status == "claimed", Message.lease_until < now),  # a dead worker's lease
+    )
+    candidates = (
+        select(Message.id)
+        .where(due, ~paused)
+        .order_by(Message.due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=Message)
+    )
+    ids = list(session.scalars(candidates))
+    if not ids:
+        return []
+    session.execute(
+        update(Message)
+        .where(Message.id.in_(ids), due)  # re-checked: on SQLite nothing was locked above
+        .values(status="claimed", claim_token=token, lease_until=now + lease, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return list(
+        session.scalars(select(Message).where(Message.claim_token == token).order_by(Message.id))
+    )
+
+
+# Named transitions: the only places a message's status changes after planning.
+
+
+def mark_sent(message: Message, now: datetime, connector: str, provider_id: str) -> None:
+    message.status = "sent"
+    message.sent_at = now
+    message.connector = connector
+    message.provider_id = provider_id
+    _release(message, now)
+
+
+def mark_delivered(message: Message, at: datetime, provider_status: str) -> None:
+    if message.status in ("sent", "claimed", "scheduled"):
+        message.status = "delivered"
+    message.delivered_at = message.delivered_at or at
+    message.provider_status = provider_status
+    message.updated_at = at
+
+
+def mark_undelivered(message: Message, at: datetime, provider_status: str) -> None:
+    if message.status in ("sent", "claimed"):
+        message.status = "undelivered"
+        message.reason = f"delivery report: {provider_status}"
+    message.provider_status = provider_status
+    message.updated_at = at
+
+
+def mark_retry(message: Message, now: datetime, reason: str, due_at: datetime) -> None:
+    message.status = "scheduled"
+    message.attempts += 1
+    message.reason = reason
+    message.due_at = due_at
+    _release(message, now)
+
+
+def reschedule(message: Message, now: datetime, reason: str, due_at: datetime) -> None:
+    """Moved (quiet hours, paused channel); not an attempt."""
+    message.status = "scheduled"
+    message.reason = reason
+    message.due_at = due_at
+    _release(message, now)
+
+
+def mark_failed(message: Message, now: datetime, reason: str) -> None:
+    message.status = "failed"
+    message.reason = reason
+    _release(message, now)
+
+
+def mark_skipped(message: Message, now: datetime, reason: str) -> None:
+    message.status = "skipped"
+    message.reason = reason
+    _release(message, now)
+
+
+def mark_cancelled(message: Message, now: datetime, reason: str) -> None:
+    message.status = "cancelled"
+    message.reason = reason
+    _release(message, now)
+
+
+def _release(message: Message, now: datetime) -> None:
+    message.claim_token = None
+    message.lease_until = None
+    message.updated_at = now
+
+
+def still_claimed_by(message: Message, token: str | None) -> bool:
+    return message.status == "claimed" and message.claim_token == token
+
+
+def pending_for_subject(session: Session, shop_id: int, subject: tuple[str, int]) -> Sequence[Message]:
+    return session.scalars(
+        select(Message).where(
+            Message.shop_id == shop_id,
+            Message.subject_type == subject[0],
+            Message.subject_id == subject[1],
+            Message.status.in_(PENDING_STATUSES),
+        )
+    ).all()

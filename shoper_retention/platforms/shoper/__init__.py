@@ -1,0 +1,1 @@
+"""Shoper App Store adapter: callback, iframe and webhook signatures, and the REST/OAuth client."""

@@ -1,0 +1,151 @@
+"""Shoper webhook payloads into domain events.
+
+Shoper sends the full order on every order event; numbers and ids arrive as strings, booleans
+as "0"/"1", dates as shop-local `YYYY-MM-DD HH:MM:SS`, and webhooks use camelCase
+`billingAddress` where REST uses `billing_address` (platforms.md): accept both."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from shoper_retention.errors import BadInput
+from shoper_retention.events import CartItem, ContactInfo, DomainEvent, OrderPlaced
+from shoper_retention.phones import to_e164
+
+# Shoper's status types: 1 new, 2 open, 3 closed, 4 unrealised.
+STATUS_TYPES = {"1": "new", "2": "open", "3": "closed", "4": "unrealised"}
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadInput("body is not valid JSON") from exc
+    if not isinstance(data, dict):
+        raise BadInput("body must be a JSON object")
+    return data
+
+
+def object_id(event_name: str, data: dict[str, Any]) -> str:
+    """The id of the object a webhook is about (part of the delivery's dedupe key)."""
+    prefix = event_name.split(".", 1)[0]  # "order.paid" -> "order"
+    for key in (f"{prefix}_id", "order_id", "id"):
+        value = data.get(key)
+        if value not in (None, ""):
+            return str(value)[:40]
+    raise BadInput(f"missing {prefix}_id", field=f"{prefix}_id")
+
+
+def _order(data: dict[str, Any], timezone: str, region: str, now: datetime) -> OrderPlaced:
+    billing = data.get("billingAddress") or data.get("billing_address") or {}
+    delivery = data.get("deliveryAddress") or data.get("delivery_address") or {}
+    if not isinstance(billing, dict):
+        billing = {}
+    if not isinstance(delivery, dict):
+        delivery = {}
+    country = str(billing.get("country_code") or region or "PL").upper()[:2]
+    phone = to_e164(str(billing.get("phone") or delivery.get("phone") or ""), country)
+    email = str(data.get("email") or "").strip().lower() or None
+    status = data.get("status") if isinstance(data.get("status"), dict) else {}
+    status_type = STATUS_TYPES.get(str(status.get("type", "")), "")
+    paid = _flag(data.get("paid")) or _flag(data.get("is_paid")) or _paid_amount(data)
+    return OrderPlaced(
+        order_id=object_id("order", data),
+        placed_at=_shop_time(data.get("date"), timezone) or now,
+        contact=ContactInfo(
+            email=email,
+            phone=phone,
+            first_name=str(billing.get("firstname") or "")[:100],
+            platform_customer_id=str(data.get("user_id") or "") or None,
+        ),
+        total=_decimal(data.get("sum")),
+        currency=str(data.get("currency_name") or "")[:3].upper(),
+        status_id=str(data.get("status_id") or "")[:16],
+        status_type=status_type,
+        paid=paid,
+        items=tuple(_items(data.get("products"))),
+    )
+
+
+def _items(raw: Any) -> list[CartItem]:
+    if not isinstance(raw, list):
+        return []
+    items = []
+    for product in raw:
+        if not isinstance(product, dict):
+            continue
+        try:
+            quantity = int(Decimal(str(product.get("quantity") or "1")))
+        except InvalidOperation:
+            quantity = 1
+        items.append(
+            CartItem(
+                product_id=str(product.get("product_id") or ""),
+                variant_id=str(product.get("stock_id") or ""),
+                name=str(product.get("name") or "")[:255],
+                price=_decimal(product.get("price")),
+                quantity=max(quantity, 1),
+            )
+        )
+    return items
+
+
+def _paid_amount(data: dict[str, Any]) -> bool:
+    paid = _decimal(data.get("paid"))
+    total = _decimal(data.get("sum"))
+    return total > 0 and paid >= total
+
+
+def _flag(value: Any) -> bool:
+    return str(value).strip().lower() in ("1", "true")
+
+
+def _decimal(value: Any) -> Decimal:
+    try:
+        result = Decimal(str(value if value not in (None, "") else "0").replace(",", "."))
+    except InvalidOperation:
+        return Decimal("0")
+    return result if result.is_finite() else Decimal("0")
+
+
+def _shop_time(value: Any, timezone: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        local = datetime.strptime(str(value)[:19], "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return None
+    return local.replace(tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+
+
+def _order_event(event_name: str) -> Callable[..., list[DomainEvent]]:
+    def handle(data: dict[str, Any], timezone: str, region: str, now: datetime) -> list[DomainEvent]:
+        event = _order(data, timezone, region, now)
+        if event_name == "order.paid":
+            event = replace(event, paid=True)
+        return [event]
+
+    return handle
+
+
+# Every webhook event we handle; a test checks this against manifest.json both ways.
+HANDLERS: dict[str, Callable[..., list[DomainEvent]]] = {
+    "order.create": _order_event("order.create"),
+    "order.paid": _order_event("order.paid"),
+    "order.status": _order_event("order.status"),
+}
+
+
+def to_events(
+    event_name: str, body: bytes, *, timezone: str, region: str, now: datetime
+) -> list[DomainEvent]:
+    handler = HANDLERS.get(event_name)
+    if handler is None:
+        raise BadInput(f"unhandled event {event_name!r}", field="X-Webhook-Name")
+    return handler(parse_json_object(body), timezone, region, now)

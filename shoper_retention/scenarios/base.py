@@ -1,0 +1,49 @@
+"""What a scenario is. The ingest step, the scans, dispatch and the settings page iterate the
+registry in scenarios/__init__.py; none of them knows a scenario by name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from shoper_retention.events import DomainEvent
+from shoper_retention.models import Message, Shop
+
+
+@dataclass(frozen=True)
+class CouponInfo:
+    code: str
+    discount_percent: int
+    valid_until: datetime | None
+
+
+class SendServices(Protocol):
+    """What a scenario may ask for while a message is prepared (the dispatcher provides it)."""
+
+    def coupon(self, shop: Shop, plan_key: str, now: datetime) -> CouponInfo | None: ...
+
+
+class Scenario(Protocol):
+    name: str
+    title: str  # shown to merchants
+    marketing: bool
+
+    def on_event(self, session: Session, shop: Shop, event: DomainEvent, now: datetime) -> None:
+        """Plan or cancel messages in reaction to a domain event (same transaction)."""
+
+    def scan(self, session: Session, shop: Shop, now: datetime) -> int:
+        """Clock-driven planning (carts gone idle, birthdays, ...); returns messages planned."""
+
+    def exit_reason(self, session: Session, shop: Shop, message: Message, now: datetime) -> str | None:
+        """Re-checked right before a send: why this message must not go out any more."""
+
+    def context(
+        self, session: Session, shop: Shop, message: Message, now: datetime, services: SendServices
+    ) -> dict[str, Any]:
+        """The template variables for this message."""
+
+    def link_target(self, session: Session, shop: Shop, message: Message, link: str) -> str | None:
+        """Where a tracked link named `link` in this message leads (None: the shop's home)."""

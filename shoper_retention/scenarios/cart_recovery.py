@@ -1,0 +1,282 @@
+"""Cart recovery: a cart with items and a known contact, idle for 30 minutes, gets up to three
+reminders (+1 h SMS or e-mail, +24 h e-mail with photos, +72 h e-mail and SMS with a coupon).
+
+Any order by that contact, or from that cart, since the cart started ends the run; so does an
+emptied cart or an unsubscribe. Steps are timed from the cart's last activity."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from shoper_retention import contacts, outbox, shop_config
+from shoper_retention.events import CartChanged, DomainEvent, OrderPlaced, ShopUninstalled
+from shoper_retention.models import Cart, Contact, Message, Order, Shop
+from shoper_retention.scenarios.base import SendServices
+
+NAME = "cart_recovery"
+SCAN_BATCH = 500
+OPEN_STATES = ("open", "abandoned")
+
+
+class CartRecovery:
+    name = NAME
+    title = "Cart recovery"
+    marketing = True
+
+    # --- reacting to events -------------------------------------------------------------
+    def on_event(self, session: Session, shop: Shop, event: DomainEvent, now: datetime) -> None:
+        if isinstance(event, CartChanged):
+            apply_cart_snapshot(session, shop, event, now)
+        elif isinstance(event, OrderPlaced):
+            order = session.scalars(
+                select(Order).where(
+                    Order.shop_id == shop.id, Order.platform_order_id == event.order_id
+                )
+            ).one()
+            close_carts_for_order(session, shop, order, now)
+        elif isinstance(event, ShopUninstalled):
+            pass  # ingest cancels every pending message of the shop
+
+    # --- clock-driven -------------------------------------------------------------------
+    def scan(self, session: Session, shop: Shop, now: datetime) -> int:
+        """Carts gone idle become abandoned and get their steps planned."""
+        config = shop_config.cart_recovery(shop)
+        if not config.enabled:
+            return 0
+        idle_carts = session.scalars(
+            select(Cart)
+            .where(
+                Cart.shop_id == shop.id,
+                Cart.status == "open",
+                Cart.last_activity_at <= now - config.idle,
+            )
+            .order_by(Cart.last_activity_at)
+            .limit(SCAN_BATCH)
+            .with_for_update(skip_locked=True)
+        ).all()
+        planned = 0
+        for cart in idle_carts:
+            planned += self._abandon(session, shop, cart, config, now)
+        return planned
+
+    def _abandon(
+        self,
+        session: Session,
+        shop: Shop,
+        cart: Cart,
+        config: shop_config.CartRecoveryConfig,
+        now: datetime,
+    ) -> int:
+        contact = session.get(Contact, cart.contact_id) if cart.contact_id else None
+        if not cart.items:
+            cart.status = "emptied"
+            return 0
+        if contact is None:
+            return 0  # stays open: a contact may still be given (e.g. at checkout)
+        if order_since(session, shop.id, cart) is not None:
+            cart.status = "ordered"
+            cart.closed_at = now
+            return 0
+        cart.status = "abandoned"
+        cart.abandoned_at = now
+        planned = 0
+        steps = config.steps
+        for index, step in enumerate(steps):
+            due = cart.last_activity_at + step.delay
+            later = steps[index + 1] if index + 1 < len(steps) else None
+            if later is not None and cart.last_activity_at + later.delay <= now:
+                continue  # the worker was down so long that a later step is due: skip this one
+            for channel in _channels(session, contact, step.channel):
+                plan = outbox.Plan(
+                    shop_id=shop.id,
+                    contact_id=contact.id,
+                    scenario=NAME,
+                    subject_type="cart",
+                    subject_id=cart.id,
+                    step=step.number,
+                    channel=channel,
+                    due_at=max(due, now),
+                    marketing=True,
+                    run=cart.run,
+                )
+                if outbox.schedule(session, plan, now) is not None:
+                    planned += 1
+        return planned
+
+    # --- right before a send -------------------------------------------------------------
+    def exit_reason(self, session: Session, shop: Shop, message: Message, now: datetime) -> str | None:
+        cart = session.get(Cart, message.subject_id)
+        if cart is None or cart.shop_id != shop.id:
+            return "cart deleted"
+        if cart.status in ("ordered", "recovered"):
+            return "order placed"
+        if cart.status == "emptied" or not cart.items:
+            return "cart emptied"
+        order = order_since(session, shop.id, cart)
+        if order is not None:
+            close_carts_for_order(session, shop, order, now)
+            return "order placed"
+        return None
+
+    def context(
+        self, session: Session, shop: Shop, message: Message, now: datetime, services: SendServices
+    ) -> dict[str, Any]:
+        cart = session.get(Cart, message.subject_id)
+        assert cart is not None  # exit_reason ran first
+        coupon = None
+        config = shop_config.cart_recovery(shop)
+        if message.step == len(config.steps) and config.coupon.mode != "none":
+            coupon = services.coupon(shop, f"{NAME}:cart:{cart.id}:{cart.run}", now)
+        items = [
+            {
+                "name": item.get("name", ""),
+                "quantity": int(item.get("quantity", 1)),
+                "price": Decimal(str(item.get("price", "0"))),
+                "image_url": item.get("image_url", ""),
+                "product_url": item.get("product_url", ""),
+            }
+            for item in cart.items
+        ]
+        return {
+            "cart": {
+                "items": items,
+                "total": cart.total,
+                "currency": cart.currency,
+                "item_count": sum(i["quantity"] for i in items),
+            },
+            "coupon": coupon,
+            "step": message.step,
+        }
+
+    def link_target(self, session: Session, shop: Shop, message: Message, link: str) -> str | None:
+        if link != "cart":
+            return None
+        cart = session.get(Cart, message.subject_id)
+        if cart is None or cart.shop_id != shop.id:
+            return None
+        return restore_target(shop, cart)
+
+
+def _channels(session: Session, contact: Contact, choice: str) -> list[str]:
+    sms_ok = bool(contact.phone) and contacts.has_consent(session, contact, "sms")
+    email_ok = bool(contact.email) and contacts.has_consent(session, contact, "email")
+    if choice == "auto":
+        return ["sms"] if sms_ok else (["email"] if email_ok else [])
+    if choice == "both":
+        return [c for c, ok in (("email", email_ok), ("sms", sms_ok)) if ok]
+    return [choice] if {"sms": sms_ok, "email": email_ok}.get(choice) else []
+
+
+def restore_target(shop: Shop, cart: Cart) -> str:
+    """The storefront's restore URL when the widget gave one on the shop's own origin, else the
+    shop's basket with our cart token (the widget refills the cart from it)."""
+    base = shop.shop_url.rstrip("/")
+    if cart.restore_url and base and cart.restore_url.startswith(base + "/"):
+        return cart.restore_url
+    return f"{base}/basket?sr_cart={cart.token}"
+
+
+def order_since(session: Session, shop_id: int, cart: Cart) -> Order | None:
+    """An order by the cart's contact placed since the cart started, or the cart's own order."""
+    conditions = []
+    if cart.contact_id is not None:
+        conditions.append(
+            (Order.contact_id == cart.contact_id) & (Order.placed_at >= cart.started_at)
+        )
+    if cart.order_ref:
+        conditions.append(Order.platform_order_id == cart.order_ref)
+    if not conditions:
+        return None
+    return session.scalars(
+        select(Order).where(Order.shop_id == shop_id, or_(*conditions)).limit(1)
+    ).first()
+
+
+def apply_cart_snapshot(session: Session, shop: Shop, event: CartChanged, now: datetime) -> None:
+    contact = contacts.upsert_contact(session, shop.id, event.contact, now)
+    if contact is not None:
+        for change in event.consents:
+            contacts.record_consent(session, contact, change, now)
+    cart = session.scalars(
+        select(Cart).where(Cart.shop_id == shop.id, Cart.platform_cart_id == event.cart_id)
+    ).first()
+    items = [item.as_json() for item in event.items]
+    total = sum((i.price * i.quantity for i in event.items), Decimal("0"))
+    if cart is None:
+        cart = Cart(
+            shop_id=shop.id,
+            platform_cart_id=event.cart_id,
+            contact_id=contact.id if contact else None,
+            status="open",
+            items=items,
+            currency=event.currency,
+            total=total,
+            restore_url=event.restore_url,
+            token=secrets.token_urlsafe(16),
+            started_at=event.received_at,
+            last_activity_at=event.received_at,
+            snapshot_at=event.occurred_at,
+        )
+        session.add(cart)
+        session.flush()
+    else:
+        if event.occurred_at <= cart.snapshot_at:
+            return  # an older or repeated snapshot: the cart already shows something newer
+        if contact is not None and cart.contact_id is None:
+            cart.contact_id = contact.id
+        if cart.status in ("ordered", "recovered"):
+            return  # this cart is done; the shop will start a new cart id
+        if cart.status == "emptied" and items:
+            cart.status = "open"
+            cart.run += 1
+            cart.started_at = event.received_at
+            cart.abandoned_at = None
+        cart.items = items
+        cart.currency = event.currency
+        cart.total = total
+        cart.last_activity_at = event.received_at
+        cart.snapshot_at = event.occurred_at
+        if event.restore_url:
+            cart.restore_url = event.restore_url
+    if event.order_id:
+        cart.order_ref = event.order_id
+        order = session.scalars(
+            select(Order).where(Order.shop_id == shop.id, Order.platform_order_id == event.order_id)
+        ).first()
+        _close_cart(session, cart, order, now, "order placed")
+        return
+    if not items and cart.status in OPEN_STATES:
+        cart.status = "emptied"
+        cart.closed_at = now
+        outbox.cancel_pending(session, shop.id, "cart emptied", now, subject=("cart", cart.id))
+
+
+def close_carts_for_order(session: Session, shop: Shop, order: Order, now: datetime) -> None:
+    """An order ends every open run of its contact's carts started before it, and its own cart."""
+    conditions = [Cart.order_ref == order.platform_order_id]
+    if order.contact_id is not None:
+        conditions.append((Cart.contact_id == order.contact_id) & (Cart.started_at <= order.placed_at))
+    carts = session.scalars(
+        select(Cart).where(Cart.shop_id == shop.id, Cart.status.in_(OPEN_STATES), or_(*conditions))
+    ).all()
+    for cart in carts:
+        _close_cart(session, cart, order, now, "order placed")
+
+
+def _close_cart(session: Session, cart: Cart, order: Order | None, now: datetime, reason: str) -> None:
+    if cart.status in OPEN_STATES:
+        cart.status = "ordered"
+        cart.closed_at = now
+    if order is not None:
+        cart.order_id = order.id
+        if order.attributed_message_id is not None:
+            message = session.get(Message, order.attributed_message_id)
+            if message is not None and message.subject_type == "cart" and message.subject_id == cart.id:
+                cart.status = "recovered"
+    outbox.cancel_pending(session, cart.shop_id, reason, now, subject=("cart", cart.id))

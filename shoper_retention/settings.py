@@ -1,0 +1,114 @@
+"""All configuration, read once from SHOPER_RETENTION_* environment variables.
+
+Nothing else in the package reads `os.environ`: the app, the worker and the CLI are handed a
+`Settings`, and tests build their own.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+PREFIX = "SHOPER_RETENTION_"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A configuration value is unusable; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    secret_key: str
+    public_url: str = "http://127.0.0.1:8000"
+    instance_path: Path = field(default=PROJECT_ROOT / "instance")
+    shoper_app_id: str = ""
+    shoper_app_secret: str = field(default="", repr=False)
+    shoper_appstore_secret: str = field(default="", repr=False)
+    ecwid_client_id: str = ""
+    ecwid_client_secret: str = field(default="", repr=False)
+    ecwid_api_url: str = "https://app.ecwid.com/api/v3/"
+    ecwid_oauth_url: str = "https://my.ecwid.com/api/oauth/"
+    smsapi_url: str = "https://api.smsapi.pl/"
+    smsapi_token: str = field(default="", repr=False)
+    smtp_url: str = field(default="", repr=False)
+    mail_from: str = ""
+    # Operational knobs (not part of the public contract; tests and the bench tune them).
+    max_body_bytes: int = 256 * 1024
+    max_storefront_body_bytes: int = 64 * 1024
+    worker_interval_seconds: float = 5.0
+    claim_lease_seconds: int = 300
+    dispatch_batch_size: int = 100
+    shoper_api_timeout: float = 10.0
+
+    @property
+    def shoper_enabled(self) -> bool:
+        return bool(self.shoper_app_id and self.shoper_app_secret and self.shoper_appstore_secret)
+
+    @property
+    def uses_dev_outbox(self) -> bool:
+        """No provider at all: every message lands in the dev outbox (the embedded default)."""
+        return not self.smsapi_token and not self.smtp_url
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def get(name: str, default: str = "") -> str:
+            return env.get(PREFIX + name, default).strip()
+
+        instance = Path(get("INSTANCE_PATH") or PROJECT_ROOT / "instance")
+        database_url = get("DATABASE_URL") or f"sqlite:///{instance / 'shoper_retention.sqlite3'}"
+        secret_key = get("SECRET_KEY") or _instance_secret(instance)
+        public_url = (get("PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/")
+        settings = cls(
+            database_url=database_url,
+            secret_key=secret_key,
+            public_url=public_url,
+            instance_path=instance,
+            shoper_app_id=get("SHOPER_APP_ID"),
+            shoper_app_secret=get("SHOPER_APP_SECRET"),
+            shoper_appstore_secret=get("SHOPER_APPSTORE_SECRET"),
+            ecwid_client_id=get("ECWID_CLIENT_ID"),
+            ecwid_client_secret=get("ECWID_CLIENT_SECRET"),
+            ecwid_api_url=get("ECWID_API_URL") or cls.ecwid_api_url,
+            ecwid_oauth_url=get("ECWID_OAUTH_URL") or cls.ecwid_oauth_url,
+            smsapi_url=get("SMSAPI_URL") or cls.smsapi_url,
+            smsapi_token=get("SMSAPI_TOKEN"),
+            smtp_url=get("SMTP_URL"),
+            mail_from=get("MAIL_FROM"),
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if urlsplit(self.public_url).scheme not in ("http", "https"):
+            raise SettingsError(f"{PREFIX}PUBLIC_URL must start with http:// or https://")
+        if not self.smsapi_url.endswith("/"):
+            raise SettingsError(f"{PREFIX}SMSAPI_URL must end with '/' (got {self.smsapi_url!r})")
+        if self.smtp_url and urlsplit(self.smtp_url).scheme not in ("smtp", "smtps"):
+            raise SettingsError(f"{PREFIX}SMTP_URL must be smtp://... or smtps://...")
+        if len(self.secret_key) < 16:
+            raise SettingsError(f"{PREFIX}SECRET_KEY must be at least 16 characters")
+        if not self.database_url.startswith(("sqlite", "postgresql")):
+            raise SettingsError(f"{PREFIX}DATABASE_URL must be a sqlite:// or postgresql:// URL")
+
+
+def _instance_secret(instance: Path) -> str:
+    """Generate the secret once into instance/ so tokens and stored credentials survive restarts."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

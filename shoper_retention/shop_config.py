@@ -1,0 +1,128 @@
+"""Per-shop settings: defaults good enough to switch on and forget, overridden by the merchant.
+
+Stored as one JSON document on the shop; read through the typed views below so the rest of the
+code never digs in dicts."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import time, timedelta
+from typing import Any
+
+from shoper_retention.models import Shop
+
+STEP_CHANNELS = ("auto", "email", "sms", "both")  # auto = SMS where allowed, else e-mail
+
+DEFAULTS: dict[str, Any] = {
+    "scenarios": {
+        "cart_recovery": {
+            "enabled": False,
+            "idle_minutes": 30,
+            "steps": [
+                {"delay_minutes": 60, "channel": "auto"},
+                {"delay_minutes": 24 * 60, "channel": "email"},
+                {"delay_minutes": 72 * 60, "channel": "both"},
+            ],
+            "coupon": {
+                "mode": "unique",  # unique (created at the platform) | static | none
+                "discount_percent": 10,
+                "valid_hours": 48,
+                "static_code": "",
+            },
+        }
+    },
+    "sms": {"sender": "", "transliterate": True},
+    "email": {"from": "", "reply_to": ""},
+    "quiet_hours": {"sms": ["09:00", "20:00"], "email": ["08:00", "21:00"]},
+    "frequency_cap": {"sms": 1, "email": 2},  # per contact per 24 h, across scenarios
+}
+
+
+def merged(stored: dict[str, Any] | None) -> dict[str, Any]:
+    """Defaults with the stored values laid over them, key by key."""
+    result = copy.deepcopy(DEFAULTS)
+    _overlay(result, stored or {})
+    return result
+
+
+def _overlay(base: dict[str, Any], over: dict[str, Any]) -> None:
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _overlay(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+
+
+def update(shop: Shop, changes: dict[str, Any]) -> None:
+    stored = copy.deepcopy(shop.settings or {})
+    _overlay(stored, changes)
+    shop.settings = stored  # a new object, so SQLAlchemy sees the change
+
+
+@dataclass(frozen=True)
+class Step:
+    number: int
+    delay: timedelta
+    channel: str
+
+
+@dataclass(frozen=True)
+class CouponPolicy:
+    mode: str
+    discount_percent: int
+    valid_for: timedelta
+    static_code: str
+
+
+@dataclass(frozen=True)
+class CartRecoveryConfig:
+    enabled: bool
+    idle: timedelta
+    steps: tuple[Step, ...]
+    coupon: CouponPolicy
+
+
+def cart_recovery(shop: Shop) -> CartRecoveryConfig:
+    raw = merged(shop.settings)["scenarios"]["cart_recovery"]
+    coupon = raw["coupon"]
+    return CartRecoveryConfig(
+        enabled=bool(raw["enabled"]),
+        idle=timedelta(minutes=int(raw["idle_minutes"])),
+        steps=tuple(
+            Step(n, timedelta(minutes=int(s["delay_minutes"])), str(s["channel"]))
+            for n, s in enumerate(raw["steps"], start=1)
+        ),
+        coupon=CouponPolicy(
+            mode=str(coupon["mode"]),
+            discount_percent=int(coupon["discount_percent"]),
+            valid_for=timedelta(hours=int(coupon["valid_hours"])),
+            static_code=str(coupon["static_code"]).strip(),
+        ),
+    )
+
+
+def scenario_enabled(shop: Shop, scenario: str) -> bool:
+    return bool(merged(shop.settings)["scenarios"].get(scenario, {}).get("enabled"))
+
+
+def quiet_window(shop: Shop, channel: str) -> tuple[time, time]:
+    """The allowed window (start, end) in the shop's local time."""
+    start, end = merged(shop.settings)["quiet_hours"][channel]
+    return time.fromisoformat(start), time.fromisoformat(end)
+
+
+def frequency_cap(shop: Shop, channel: str) -> int:
+    return int(merged(shop.settings)["frequency_cap"][channel])
+
+
+def sms_sender(shop: Shop) -> str:
+    return str(merged(shop.settings)["sms"]["sender"])
+
+
+def sms_transliterate(shop: Shop) -> bool:
+    return bool(merged(shop.settings)["sms"]["transliterate"])
+
+
+def mail_from(shop: Shop, default: str) -> str:
+    return str(merged(shop.settings)["email"]["from"]) or default or shop.email
