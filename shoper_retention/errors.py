@@ -19,7 +19,9 @@ class BadInput(DomainError):
 
 
 class PayloadTooLarge(DomainError):
-    status = 413
+    """Answered 400 as the public contract says (a body over the limit is bad input)."""
+
+    status = 400
     code = "too_large"
 
 

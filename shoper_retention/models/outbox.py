@@ -66,13 +66,15 @@ class Coupon(Base):
     """A code we put in a message: unique ones are created at the platform, once per run."""
 
     __tablename__ = "coupons"
-    __table_args__ = (UniqueConstraint("shop_id", "code"), UniqueConstraint("shop_id", "plan_key"))
+    # One coupon per scenario run: the e-mail and the SMS of a step share it, and a retried
+    # send reuses it instead of creating another code at the platform.
+    __table_args__ = (UniqueConstraint("shop_id", "plan_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
     plan_key: Mapped[str] = mapped_column(String(128))  # e.g. cart_recovery:cart:12
     code: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(16))  # unique | static
+    kind: Mapped[str] = mapped_column(String(16))  # unique | static | none (could not get one)
     discount_percent: Mapped[int] = mapped_column(default=0)
     platform_id: Mapped[str] = mapped_column(String(64), default="")
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

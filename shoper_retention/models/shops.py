@@ -66,3 +66,13 @@ class ChannelPause(Base):
 
 
 Index("ix_shops_status", Shop.status)
+
+
+class WorkerHeartbeat(Base):
+    """When each worker last finished a pass: /healthz and the settings page show it, so a
+    scheduler that stopped is seen, not discovered when carts go unrecovered."""
+
+    __tablename__ = "worker_heartbeats"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from shoper_retention.events import DomainEvent
 from shoper_retention.models import Message, Shop
+from shoper_retention.shop_config import CouponPolicy
 
 
 @dataclass(frozen=True)
@@ -18,12 +19,16 @@ class CouponInfo:
     code: str
     discount_percent: int
     valid_until: datetime | None
+    id: int | None = None
 
 
 class SendServices(Protocol):
     """What a scenario may ask for while a message is prepared (the dispatcher provides it)."""
 
-    def coupon(self, shop: Shop, plan_key: str, now: datetime) -> CouponInfo | None: ...
+    def coupon(
+        self, shop: Shop, plan_key: str, policy: CouponPolicy, now: datetime
+    ) -> CouponInfo | None:
+        """One coupon per `plan_key` (a scenario run), created on first use."""
 
 
 class Scenario(Protocol):

@@ -132,7 +132,7 @@ class CartRecovery:
         coupon = None
         config = shop_config.cart_recovery(shop)
         if message.step == len(config.steps) and config.coupon.mode != "none":
-            coupon = services.coupon(shop, f"{NAME}:cart:{cart.id}:{cart.run}", now)
+            coupon = services.coupon(shop, f"{NAME}:cart:{cart.id}:{cart.run}", config.coupon, now)
         items = [
             {
                 "name": item.get("name", ""),
@@ -145,7 +145,7 @@ class CartRecovery:
         ]
         return {
             "cart": {
-                "items": items,
+                "lines": items,  # not "items": that is a dict method in Jinja
                 "total": cart.total,
                 "currency": cart.currency,
                 "item_count": sum(i["quantity"] for i in items),

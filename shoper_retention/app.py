@@ -1,0 +1,109 @@
+"""The application factory: settings, database, blueprints and the one error handler."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import requests
+from flask import Flask, current_app, jsonify, request
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from shoper_retention.clock import utcnow
+from shoper_retention.credentials import CredentialBox
+from shoper_retention.db import make_engine, make_session_factory
+from shoper_retention.errors import DomainError
+from shoper_retention.links import Links
+from shoper_retention.platforms.shoper.install import ShoperInstaller
+from shoper_retention.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """What request handlers need, built once per app (tests build their own)."""
+
+    settings: Settings
+    factory: sessionmaker[Session]
+    links: Links
+    box: CredentialBox
+    clock: Callable[[], datetime]
+    shoper: ShoperInstaller
+
+
+def services() -> Services:
+    return current_app.extensions["shoper_retention"]  # type: ignore[no-any-return]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    http: requests.Session | None = None,
+    factory: sessionmaker[Session] | None = None,
+) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["shoper_retention"] = Services(
+        settings=settings,
+        factory=factory or make_session_factory(make_engine(settings.database_url)),
+        links=Links(settings.secret_key, settings.public_url),
+        box=CredentialBox(settings.secret_key),
+        clock=clock,
+        shoper=ShoperInstaller(settings, http),
+    )
+
+    from shoper_retention import ops, settings_page, shopper_links, storefront
+    from shoper_retention.webhooks import shoper as shoper_webhooks
+    from shoper_retention.webhooks import smsapi_reports
+
+    for blueprint in (
+        ops.blueprint,
+        shoper_webhooks.blueprint,
+        smsapi_reports.blueprint,
+        storefront.blueprint,
+        shopper_links.blueprint,
+        settings_page.blueprint,
+    ):
+        app.register_blueprint(blueprint)
+
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError) -> Any:
+        log.info("%s %s -> %s %s", request.method, request.path, exc.status, exc.code)
+        body: dict[str, Any] = {"error": exc.code, "message": exc.message}
+        if exc.field:
+            body["field"] = exc.field
+        response = jsonify(body)
+        response.status_code = exc.status
+        if exc.status == 503:
+            response.headers["Retry-After"] = "30"
+        return response
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(exc: RequestEntityTooLarge) -> Any:
+        return jsonify(error="too_large", message="request body is too large"), 400
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(exc: OperationalError) -> Any:
+        # The database is down or locked: ask the caller to retry, nothing was stored.
+        log.error("database unavailable: %s", exc.orig)
+        response = jsonify(error="unavailable", message="database unavailable, retry later")
+        response.status_code = 503
+        response.headers["Retry-After"] = "30"
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        response = jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description)
+        response.status_code = exc.code or 500
+        return response
+
+    return app

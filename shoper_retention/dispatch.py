@@ -1,0 +1,292 @@
+"""Send what is due: claim -> re-check guards -> render -> connector.send -> record the outcome.
+
+Each claimed message is prepared in its own transaction (guards and rendering see the latest
+state, e.g. an order ingested a second ago), sent outside any transaction, and its outcome
+recorded in another. A worker that dies between send and record leaves the claim to expire; the
+retry carries the same idempotency key (SMSAPI answers 53, "already sent")."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from jinja2 import TemplateError
+from sqlalchemy.orm import Session, sessionmaker
+
+from shoper_retention import contacts, coupons, guards, outbox, scenarios, shop_config
+from shoper_retention.connectors.base import (
+    Connector,
+    Failed,
+    OutgoingMessage,
+    Outcome,
+    Paused,
+    Retry,
+    Sent,
+)
+from shoper_retention.credentials import CredentialBox
+from shoper_retention.links import Links
+from shoper_retention.models import ChannelPause, Contact, Message, Shop
+from shoper_retention.phones import masked
+from shoper_retention.rendering import Renderer
+from shoper_retention.scenarios.base import CouponInfo
+from shoper_retention.settings import Settings
+from shoper_retention.sms_text import prepare_sms
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 8
+RETRY_BASE = timedelta(minutes=1)
+RETRY_MAX = timedelta(hours=6)
+
+# (shop, channel) -> connector; built once per batch and per shop (SMSAPI tokens are per shop).
+ConnectorFactory = Callable[[Shop, str], Connector]
+
+
+@dataclass
+class DispatchReport:
+    sent: int = 0
+    cancelled: int = 0
+    skipped: int = 0
+    moved: int = 0
+    retried: int = 0
+    failed: int = 0
+    paused: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+    def count(self, kind: str, reason: str = "") -> None:
+        setattr(self, kind, getattr(self, kind) + 1)
+        if reason:
+            self.reasons.append(f"{kind}: {reason}")
+
+
+class _Services:
+    """What scenarios may ask for while a message is prepared."""
+
+    def __init__(self, session: Session, create_coupon: coupons.CreateAtPlatform | None) -> None:
+        self.session = session
+        self.create_coupon = create_coupon
+
+    def coupon(
+        self, shop: Shop, plan_key: str, policy: shop_config.CouponPolicy, now: datetime
+    ) -> CouponInfo | None:
+        return coupons.coupon_for(self.session, shop, plan_key, policy, now, self.create_coupon)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        settings: Settings,
+        factory: sessionmaker[Session],
+        connectors: ConnectorFactory,
+        *,
+        renderer: Renderer | None = None,
+        coupons_for: Callable[[Session, datetime], coupons.CreateAtPlatform] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.factory = factory
+        self.connectors = connectors
+        self.renderer = renderer or Renderer()
+        self.links = Links(settings.secret_key, settings.public_url)
+        self.box = CredentialBox(settings.secret_key)
+        self.coupons_for = coupons_for  # the platform's coupon API, bound to a session
+
+    def dispatch_due(self, now: datetime) -> DispatchReport:
+        report = DispatchReport()
+        lease = timedelta(seconds=self.settings.claim_lease_seconds)
+        while True:
+            with self.factory() as session, session.begin():
+                claimed = outbox.claim_due(session, now, self.settings.dispatch_batch_size, lease)
+                batch = [(m.id, m.claim_token) for m in claimed]
+            if not batch:
+                return report
+            with ExitStack() as stack:
+                open_connectors: dict[tuple[int, str], Connector] = {}
+                for message_id, token in batch:
+                    self._one(message_id, token, now, report, stack, open_connectors)
+            if len(batch) < self.settings.dispatch_batch_size:
+                return report
+
+    def _one(
+        self,
+        message_id: int,
+        token: str | None,
+        now: datetime,
+        report: DispatchReport,
+        stack: ExitStack,
+        open_connectors: dict[tuple[int, str], Connector],
+    ) -> None:
+        with self.factory() as session, session.begin():
+            message = session.get(Message, message_id, with_for_update=True)
+            if message is None or not outbox.still_claimed_by(message, token):
+                return
+            shop = session.get(Shop, message.shop_id)
+            contact = session.get(Contact, message.contact_id)
+            assert shop is not None and contact is not None
+            verdict = self._check(session, shop, contact, message, now)
+            if verdict.action != "send":
+                self._apply(message, verdict, now, report)
+                return
+            try:
+                outgoing = self._prepare(session, shop, contact, message, now)
+            except TemplateError as exc:
+                # A broken text must not stop the batch; the merchant sees the reason.
+                log.error("message %s: template error: %s", message.id, exc)
+                outbox.mark_failed(message, now, f"template error: {exc}"[:500])
+                report.count("failed", "template error")
+                return
+            # SMS goes through each shop's own SMSAPI account; e-mail through one SMTP
+            # connection for the whole batch.
+            key = (shop.id if message.channel == "sms" else 0, message.channel)
+            connector = open_connectors.get(key)
+            if connector is None:
+                connector = stack.enter_context(self.connectors(shop, message.channel))  # type: ignore[arg-type]
+                open_connectors[key] = connector
+        outcome = connector.send(outgoing)
+        with self.factory() as session, session.begin():
+            message = session.get(Message, message_id, with_for_update=True)
+            assert message is not None
+            self._record(session, message, outcome, connector.name, now, report)
+
+    def _check(
+        self, session: Session, shop: Shop, contact: Contact, message: Message, now: datetime
+    ) -> guards.Verdict:
+        if not shop.active:
+            return guards.Verdict("cancel", "shop inactive")
+        scenario = scenarios.REGISTRY.get(message.scenario)
+        if scenario is None or not shop_config.scenario_enabled(shop, message.scenario):
+            return guards.Verdict("cancel", "scenario switched off")
+        reason = scenario.exit_reason(session, shop, message, now)
+        if reason:
+            return guards.Verdict("cancel", reason)
+        verdict = guards.consent_and_suppression(session, shop, message, contact)
+        if verdict.action != "send":
+            return verdict
+        if session.get(ChannelPause, (shop.id, message.channel)) is not None:
+            return guards.Verdict("move", f"{message.channel} paused for this shop", message.due_at)
+        verdict = guards.quiet_hours(shop, message, now)
+        if verdict.action != "send":
+            return verdict
+        return guards.frequency_cap(session, shop, message, now)
+
+    def _apply(self, message: Message, verdict: guards.Verdict, now: datetime, report: DispatchReport) -> None:
+        if verdict.action == "cancel":
+            outbox.mark_cancelled(message, now, verdict.reason)
+            report.count("cancelled", verdict.reason)
+        elif verdict.action == "skip":
+            outbox.mark_skipped(message, now, verdict.reason)
+            report.count("skipped", verdict.reason)
+        else:
+            assert verdict.until is not None
+            outbox.reschedule(message, now, verdict.reason, verdict.until)
+            report.count("moved", verdict.reason)
+
+    def _prepare(
+        self, session: Session, shop: Shop, contact: Contact, message: Message, now: datetime
+    ) -> OutgoingMessage:
+        scenario = scenarios.REGISTRY[message.scenario]
+        create = self.coupons_for(session, now) if self.coupons_for else None
+        services = _Services(session, create)
+        context = scenario.context(session, shop, message, now, services)
+        context.update(
+            shop={"name": shop.name or shop.shop_url, "url": shop.shop_url},
+            contact={"first_name": contact.first_name},
+            cart_url=self.links.click_url(message.id, "cart"),
+            shop_url=self.links.click_url(message.id, "shop"),
+        )
+        coupon = context.get("coupon")
+        message.coupon_id = coupon.id if coupon is not None else None
+        unsubscribe_url = self.links.unsubscribe_url(message.id)
+        rendered = self.renderer.render(
+            scenario=message.scenario,
+            step=message.step,
+            channel=message.channel,
+            language=shop.language,
+            timezone=shop.timezone,
+            context=context,
+            unsubscribe_url=unsubscribe_url,
+        )
+        address = contacts.address_for(contact, message.channel) or ""
+        message.to_address = address
+        message.subject = rendered.subject
+        headers: dict[str, str] = {}
+        notify_url = ""
+        if message.channel == "sms":
+            text, segments = prepare_sms(rendered.text, shop_config.sms_transliterate(shop))
+            message.segments = segments
+            sender = shop_config.sms_sender(shop)
+            notify_url = self._notify_url(shop)
+        else:
+            text = rendered.text
+            sender = shop_config.mail_from(shop, self.settings.mail_from)
+            headers = {
+                "List-Unsubscribe": f"<{unsubscribe_url}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            }
+        message.body_text = text
+        message.updated_at = now
+        log.info(
+            "message %s (%s step %s) -> %s %s",
+            message.id, message.scenario, message.step, message.channel, masked(address),
+        )
+        return OutgoingMessage(
+            channel=message.channel,
+            to=address,
+            text=text,
+            idempotency_key=message.idempotency_key,
+            subject=rendered.subject,
+            html=rendered.html,
+            sender=sender,
+            headers=headers,
+            notify_url=notify_url,
+            shop_id=shop.id,
+            message_id=message.id,
+        )
+
+    def _notify_url(self, shop: Shop) -> str:
+        """SMSAPI rejects a notify_url it cannot reach (error 70): none for a loopback base."""
+        host = urlsplit(self.settings.public_url).hostname or ""
+        if host in ("localhost", "::1") or host.startswith("127."):
+            return ""
+        return f"{self.settings.public_url}/smsapi/reports/{shop.report_token}"
+
+    def _record(
+        self,
+        session: Session,
+        message: Message,
+        outcome: Outcome,
+        connector: str,
+        now: datetime,
+        report: DispatchReport,
+    ) -> None:
+        if isinstance(outcome, Sent):
+            outbox.mark_sent(message, now, connector, outcome.provider_id or message.provider_id)
+            if outcome.segments is not None:
+                message.segments = outcome.segments
+            report.count("sent")
+        elif isinstance(outcome, Retry):
+            if message.attempts + 1 >= MAX_ATTEMPTS:
+                outbox.mark_failed(message, now, f"gave up after {MAX_ATTEMPTS} tries: {outcome.reason}")
+                report.count("failed", outcome.reason)
+                return
+            delay = outcome.after or min(RETRY_BASE * 2**message.attempts, RETRY_MAX)
+            outbox.mark_retry(message, now, outcome.reason, now + delay)
+            report.count("retried", outcome.reason)
+        elif isinstance(outcome, Failed):
+            outbox.mark_failed(message, now, outcome.reason)
+            if outcome.suppress and message.to_address:
+                contacts.suppress(
+                    session, message.shop_id, message.channel, message.to_address, outcome.reason, now
+                )
+            report.count("failed", outcome.reason)
+        elif isinstance(outcome, Paused):
+            if session.get(ChannelPause, (message.shop_id, message.channel)) is None:
+                session.add(
+                    ChannelPause(
+                        shop_id=message.shop_id, channel=message.channel, reason=outcome.reason, since=now
+                    )
+                )
+            outbox.reschedule(message, now, outcome.reason, message.due_at)
+            report.count("paused", outcome.reason)

@@ -1,0 +1,77 @@
+"""Rules every message passes right before it is sent, whatever its scenario.
+
+Each check returns a `Verdict`: go, or a named reason to cancel, skip, or move the message.
+Dispatch applies them in order; the scenario's own exit condition runs in between."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from shoper_retention import contacts, shop_config
+from shoper_retention.models import Contact, Message, Shop
+
+CAP_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: str  # "send", "cancel", "skip", "move"
+    reason: str = ""
+    until: datetime | None = None
+
+
+SEND = Verdict("send")
+
+
+def next_allowed(due: datetime, timezone: str, window: tuple[time, time]) -> datetime:
+    """`due` if it falls inside the daily window in the shop's local time, else the window's
+    next opening. Local wall-clock arithmetic, so a DST change moves nothing to 3 a.m."""
+    zone = ZoneInfo(timezone)
+    start, end = window
+    local = due.astimezone(zone)
+    wall = local.time().replace(tzinfo=None)
+    if start <= wall < end:
+        return due
+    day = local.date() if wall < start else local.date() + timedelta(days=1)
+    opening = datetime.combine(day, start, tzinfo=zone)
+    return opening.astimezone(due.tzinfo)
+
+
+def quiet_hours(shop: Shop, message: Message, now: datetime) -> Verdict:
+    allowed = next_allowed(now, shop.timezone, shop_config.quiet_window(shop, message.channel))
+    if allowed > now:
+        return Verdict("move", "quiet hours", allowed)
+    return SEND
+
+
+def consent_and_suppression(session: Session, shop: Shop, message: Message, contact: Contact) -> Verdict:
+    address = contacts.address_for(contact, message.channel)
+    if not address:
+        return Verdict("skip", f"no {message.channel} address")
+    if contacts.is_suppressed(session, shop.id, message.channel, address):
+        return Verdict("skip", "unsubscribed")
+    if message.marketing and not contacts.has_consent(session, contact, message.channel):
+        return Verdict("skip", f"no {message.channel} consent")
+    return SEND
+
+
+def frequency_cap(session: Session, shop: Shop, message: Message, now: datetime) -> Verdict:
+    cap = shop_config.frequency_cap(shop, message.channel)
+    sent = session.scalar(
+        select(func.count(Message.id)).where(
+            Message.shop_id == shop.id,
+            Message.contact_id == message.contact_id,
+            Message.channel == message.channel,
+            Message.sent_at.is_not(None),
+            Message.sent_at > now - CAP_WINDOW,
+            Message.id != message.id,
+        )
+    )
+    if cap >= 0 and (sent or 0) >= cap:
+        return Verdict("skip", f"frequency cap ({cap} {message.channel} per 24 h)")
+    return SEND

@@ -1,0 +1,260 @@
+"""Shoper App Store lifecycle: install (tokens, shop profile, our webhooks), uninstall, billing,
+upgrade; and keeping the OAuth tokens fresh.
+
+Install does the token exchange in the request (the code is single-use and short-lived); if
+reading the profile or creating webhooks fails after that, the shop is stored with the error
+and the worker finishes the set-up (`finish_setups`), so a passing Shoper hiccup loses nothing."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import requests
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shoper_retention import outbox
+from shoper_retention.coupons import CouponUnavailable, CreateAtPlatform
+from shoper_retention.credentials import CredentialBox
+from shoper_retention.errors import BadInput, Forbidden, UnknownShop, UpstreamFailed
+from shoper_retention.locales import language_of
+from shoper_retention.manifest import webhook_events
+from shoper_retention.models import Shop
+from shoper_retention.platforms.shoper import api, signature
+from shoper_retention.settings import Settings
+
+log = logging.getLogger(__name__)
+PLATFORM = "shoper"
+REFRESH_MARGIN = timedelta(days=1)
+ACTIONS = ("install", "uninstall", "billing_install", "billing_subscription", "upgrade")
+
+
+class ShoperInstaller:
+    def __init__(self, settings: Settings, http: requests.Session | None = None) -> None:
+        self.settings = settings
+        self.box = CredentialBox(settings.secret_key)
+        self.http = http or requests.Session()
+
+    # --- lifecycle callback -------------------------------------------------------------
+    def handle_callback(self, session: Session, form: Mapping[str, str], now: datetime) -> str:
+        """Verify and apply one callback; returns a short description of what happened."""
+        if not self.settings.shoper_enabled:
+            raise Forbidden("Shoper is not configured on this server")
+        if not signature.verify_appstore(form, self.settings.shoper_appstore_secret):
+            raise Forbidden("bad or missing hash")
+        action = form.get("action", "")
+        licence = form.get("shop", "").strip()
+        if action not in ACTIONS:
+            raise BadInput(f"unknown action {action!r}", field="action")
+        if not licence or len(licence) > 64:
+            raise BadInput("missing shop", field="shop")
+        shop = session.scalars(
+            select(Shop).where(Shop.platform == PLATFORM, Shop.platform_shop_id == licence)
+        ).first()
+        sent_at = _callback_time(form.get("timestamp", ""))
+        if shop is not None and sent_at and shop.last_callback_at and sent_at < shop.last_callback_at:
+            # An older callback replayed or arriving late (e.g. an uninstall sent before the
+            # latest install) must not undo what a newer one did.
+            log.warning("shop %s: ignoring stale %s callback", shop.id, action)
+            return "stale callback ignored"
+        if action == "install":
+            shop = self._install(session, shop, form, licence, now)
+        elif shop is None:
+            raise UnknownShop("unknown shop")
+        elif action == "uninstall":
+            self._uninstall(session, shop, now)
+        elif action == "upgrade":
+            shop.app_version = form.get("application_version", "")[:32]
+        # billing_install / billing_subscription: acknowledged; billing is not modelled yet.
+        if sent_at:
+            shop.last_callback_at = sent_at
+        return action
+
+    def _install(
+        self, session: Session, shop: Shop | None, form: Mapping[str, str], licence: str, now: datetime
+    ) -> Shop:
+        shop_url = form.get("shop_url", "").strip().rstrip("/")
+        code = form.get("auth_code", "").strip()
+        if not shop_url.startswith(("https://", "http://")):
+            raise BadInput("missing or invalid shop_url", field="shop_url")
+        if not code:
+            raise BadInput("missing auth_code", field="auth_code")
+        try:
+            tokens = api.exchange_code(
+                self.http,
+                shop_url,
+                self.settings.shoper_app_id,
+                self.settings.shoper_app_secret,
+                code,
+                now,
+            )
+        except api.ShoperTransientError as exc:
+            raise UpstreamFailed("Shoper did not answer the token exchange; try again") from exc
+        except api.ShoperError as exc:
+            raise BadInput(f"Shoper refused the auth_code ({exc.error or exc.status})") from exc
+        if shop is None:
+            shop = Shop(
+                platform=PLATFORM,
+                platform_shop_id=licence,
+                ref=secrets.token_urlsafe(12),
+                public_key=secrets.token_urlsafe(12),
+                report_token=secrets.token_urlsafe(24),
+                installed_at=now,
+                settings={},
+            )
+            session.add(shop)
+        shop.status = "active"
+        shop.uninstalled_at = None
+        shop.shop_url = shop_url
+        shop.app_version = form.get("application_version", "")[:32]
+        self._store_tokens(shop, tokens)
+        session.flush()
+        self.finish_setup(session, shop, now)
+        return shop
+
+    def _uninstall(self, session: Session, shop: Shop, now: datetime) -> None:
+        shop.status = "uninstalled"
+        shop.uninstalled_at = now
+        shop.access_token_enc = shop.refresh_token_enc = shop.webhook_secret_enc = None
+        shop.token_expires_at = None
+        shop.webhook_ids = []
+        shop.webhooks_registered = False
+        outbox.cancel_pending(session, shop.id, "shop uninstalled", now)
+
+    # --- set-up that needs REST ------------------------------------------------------------
+    def finish_setup(self, session: Session, shop: Shop, now: datetime) -> bool:
+        """Read the shop's profile and (re)create our webhooks; record the error if Shoper fails."""
+        try:
+            client = self.client(session, shop, now)
+            self._read_profile(shop, client.application_config())
+            self._register_webhooks(shop, client)
+        except (api.ShoperError, requests.RequestException) as exc:
+            shop.setup_error = f"Shoper set-up incomplete: {exc}"[:500]
+            log.warning("shop %s: set-up incomplete: %s", shop.id, exc)
+            return False
+        shop.setup_error = ""
+        return True
+
+    def _read_profile(self, shop: Shop, config: dict[str, object]) -> None:
+        shop.name = str(config.get("shop_name") or shop.name)[:255]
+        shop.email = str(config.get("shop_email") or shop.email)[:255]
+        shop.language = language_of(str(config.get("default_language_name") or ""))
+        currency = str(config.get("default_currency_name") or "").upper()
+        if len(currency) == 3:
+            shop.currency = currency
+        zone = str(config.get("locale_timezone") or "")
+        try:
+            ZoneInfo(zone)
+            shop.timezone = zone
+        except (ZoneInfoNotFoundError, ValueError):
+            pass  # keep the default (Europe/Warsaw)
+        url = str(config.get("shop_url") or "").rstrip("/")
+        if url.startswith("https://"):
+            shop.shop_url = url  # the canonical (custom) domain, if the profile names one
+
+    def _register_webhooks(self, shop: Shop, client: api.ShoperClient) -> None:
+        url = f"{self.settings.public_url}/shoper/webhooks/{shop.ref}"
+        for existing in client.list_webhooks():
+            if str(existing.get("url", "")) == url:
+                client.delete_webhook(int(existing["webhook_id"]))
+        secret = secrets.token_hex(24)
+        webhook_id = client.create_webhook(url, secret, webhook_events(PLATFORM))
+        shop.webhook_secret_enc = self.box.seal(secret)
+        shop.webhook_ids = [webhook_id]
+        shop.webhooks_registered = True
+
+    # --- tokens -----------------------------------------------------------------------------
+    def client(self, session: Session, shop: Shop, now: datetime) -> api.ShoperClient:
+        """A REST client with a token that is good for at least another day."""
+        if shop.token_expires_at is None or shop.token_expires_at - now < REFRESH_MARGIN:
+            self.refresh(shop, now)
+        return api.ShoperClient(shop.shop_url, self.box.open(shop.access_token_enc), http=self.http)
+
+    def refresh(self, shop: Shop, now: datetime) -> None:
+        refresh_token = self.box.open(shop.refresh_token_enc)
+        if not refresh_token:
+            raise api.ShoperAuthError("no refresh token stored: reinstall the app", status=401)
+        tokens = api.refresh_tokens(
+            self.http,
+            shop.shop_url,
+            self.settings.shoper_app_id,
+            self.settings.shoper_app_secret,
+            refresh_token,
+            now,
+        )
+        self._store_tokens(shop, tokens)  # Shoper rotates the refresh token on every refresh
+
+    def _store_tokens(self, shop: Shop, tokens: api.TokenSet) -> None:
+        shop.access_token_enc = self.box.seal(tokens.access_token)
+        shop.refresh_token_enc = self.box.seal(tokens.refresh_token)
+        shop.token_expires_at = tokens.expires_at
+        shop.scopes = ",".join(tokens.scopes)
+
+    # --- worker jobs ------------------------------------------------------------------------
+    def maintain(self, session: Session, now: datetime) -> int:
+        """Refresh tokens close to expiry and finish interrupted set-ups; returns shops touched."""
+        shops = session.scalars(
+            select(Shop)
+            .where(Shop.platform == PLATFORM, Shop.status == "active")
+            .where(
+                (Shop.webhooks_registered.is_(False))
+                | (Shop.token_expires_at < now + REFRESH_MARGIN)
+            )
+            .limit(100)
+        ).all()
+        for shop in shops:
+            if not shop.webhooks_registered:
+                self.finish_setup(session, shop, now)
+                continue
+            try:
+                self.refresh(shop, now)
+            except (api.ShoperError, requests.RequestException) as exc:
+                shop.setup_error = f"token refresh failed: {exc}"[:500]
+                log.warning("shop %s: token refresh failed: %s", shop.id, exc)
+        return len(shops)
+
+    # --- coupons ----------------------------------------------------------------------------
+    def coupon_creator(self, session: Session, now: datetime) -> CreateAtPlatform:
+        """Unique codes through `promotion-codes`, in the caller's transaction (a refreshed
+        token is stored with the message that needed it)."""
+
+        def create(shop: Shop, code: str, percent: Decimal, valid_from: datetime, valid_to: datetime) -> str:
+            if shop.platform != PLATFORM or not shop.access_token_enc:
+                raise CouponUnavailable("no platform access")
+            zone = ZoneInfo(shop.timezone)
+            try:
+                client = self.client(session, shop, now)
+                platform_id = client.create_promotion_code(
+                    code,
+                    f"Cart recovery {code}",
+                    percent,
+                    valid_from.astimezone(zone),
+                    valid_to.astimezone(zone),
+                )
+            except (api.ShoperError, requests.RequestException, ValueError) as exc:
+                raise CouponUnavailable(str(exc)) from exc
+            return str(platform_id)
+
+        return create
+
+
+def _callback_time(value: str) -> datetime | None:
+    """Shoper's timestamp: a Europe/Warsaw date string (format unverified) or unix seconds."""
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return datetime.fromtimestamp(int(value), UTC)
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            local = datetime.strptime(value[:19], fmt)
+        except ValueError:
+            continue
+        return local.replace(tzinfo=ZoneInfo("Europe/Warsaw")).astimezone(UTC)
+    log.info("unrecognised Shoper callback timestamp format: %r", value[:40])
+    return None

@@ -1,0 +1,68 @@
+"""Links shoppers follow from messages: `/c/<token>` (tracked redirect) and `/u/<token>`
+(unsubscribe page, and the RFC 8058 one-click POST mailbox providers send)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, request
+from sqlalchemy import update
+
+from shoper_retention import scenarios
+from shoper_retention.app import services
+from shoper_retention.links import InvalidLink
+from shoper_retention.models import LinkClick, Message, Shop
+from shoper_retention.unsubscribe import unsubscribe
+
+blueprint = Blueprint("shopper", __name__)
+
+
+def _page(template: str, status: int = 200, **context: Any) -> Any:
+    return render_template(f"shopper/{template}", **context), status
+
+
+@blueprint.get("/c/<token>")
+def click(token: str) -> Any:
+    svc = services()
+    try:
+        message_id, link = svc.links.read_click(token)
+    except InvalidLink:
+        return _page("error.html", 404, language="en")
+    now = svc.clock()
+    with svc.factory() as session, session.begin():
+        message = session.get(Message, message_id)
+        shop = session.get(Shop, message.shop_id) if message else None
+        if message is None or shop is None:
+            return _page("error.html", 404, language="en")
+        session.add(LinkClick(shop_id=shop.id, message_id=message.id, clicked_at=now))
+        # The first click counts for attribution; later ones are only logged.
+        session.execute(
+            update(Message)
+            .where(Message.id == message.id, Message.clicked_at.is_(None))
+            .values(clicked_at=now)
+        )
+        scenario = scenarios.REGISTRY.get(message.scenario)
+        target = scenario.link_target(session, shop, message, link) if scenario else None
+        target = target or shop.shop_url or "/"
+    return redirect(target, code=302)
+
+
+@blueprint.route("/u/<token>", methods=["GET", "POST"])
+def unsubscribe_page(token: str) -> Any:
+    svc = services()
+    try:
+        message_id = svc.links.read_unsubscribe(token)
+    except InvalidLink:
+        return _page("error.html", 404, language="en")
+    with svc.factory() as session, session.begin():
+        message = session.get(Message, message_id)
+        shop = session.get(Shop, message.shop_id) if message else None
+        if message is None or shop is None:
+            return _page("error.html", 404, language="en")
+        context = {"language": shop.language, "shop_name": shop.name, "channel": message.channel}
+        if request.method == "GET":
+            return _page("unsubscribe.html", token=token, done=False, **context)
+        # One-click (RFC 8058: body List-Unsubscribe=One-Click) or our page's confirm button.
+        # No cookie or login is needed: the signed token is the proof.
+        unsubscribe(session, message, svc.clock(), "unsubscribe link")
+    return _page("unsubscribe.html", token=token, done=True, **context)

@@ -1,0 +1,98 @@
+"""The shop's pages call these: cart snapshots now; the widget and "notify me" come next.
+
+Keyed by the shop's public key (it names the shop, it is no secret). CORS answers only the
+shop's own origin, and a request from any other origin is refused, so another site's script
+cannot feed carts in a shopper's browser."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import select
+
+from shoper_retention import inbox
+from shoper_retention.app import services
+from shoper_retention.errors import Forbidden, PayloadTooLarge, UnknownShop
+from shoper_retention.models import Shop
+from shoper_retention.storefront_events import parse_snapshot
+
+blueprint = Blueprint("storefront", __name__)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
+
+
+def _allowed_origins(shop: Shop) -> set[str]:
+    origins = {_origin(shop.shop_url)}
+    for extra in (shop.settings or {}).get("storefront_origins", []):
+        origins.add(_origin(str(extra)))
+    origins.discard("")
+    return origins
+
+
+def _cors(response: Response, origin: str) -> Response:
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+    response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+    response.headers["Access-Control-Max-Age"] = "86400"
+    response.headers["Vary"] = "Origin"
+    return response
+
+
+def _shop(session: Any, public_key: str) -> Shop:
+    shop = session.scalars(
+        select(Shop).where(Shop.public_key == public_key, Shop.status == "active")
+    ).first()
+    if shop is None:
+        raise UnknownShop("unknown shop")
+    return shop
+
+
+def _check_origin(shop: Shop) -> str:
+    """The caller's origin if it is the shop's; no Origin (a server-side call) is allowed."""
+    origin = request.headers.get("Origin", "")
+    if origin and origin.lower() not in _allowed_origins(shop):
+        raise Forbidden("origin not allowed for this shop")
+    return origin
+
+
+@blueprint.route("/storefront/<public_key>/events", methods=["OPTIONS"])
+def events_preflight(public_key: str) -> Any:
+    svc = services()
+    with svc.factory() as session:
+        shop = _shop(session, public_key)
+        origin = _check_origin(shop)
+    return _cors(Response(status=204), origin) if origin else Response(status=204)
+
+
+@blueprint.post("/storefront/<public_key>/events")
+def cart_event(public_key: str) -> Any:
+    svc = services()
+    limit = svc.settings.max_storefront_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"body over {limit} bytes")
+    body = request.get_data(cache=False)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"body over {limit} bytes")
+    now = svc.clock()
+    with svc.factory() as session, session.begin():
+        shop = _shop(session, public_key)
+        origin = _check_origin(shop)
+        snapshot = parse_snapshot(body, now, shop.country)  # 400 naming the field at fault
+        stored = inbox.store(
+            session,
+            shop_id=shop.id,
+            source="storefront",
+            event_name="cart",
+            dedupe_key=f"cart:{snapshot.cart_id}:{inbox.body_digest(body)}",
+            body=body,
+            headers={},
+            now=now,
+        )
+    response = jsonify(status="accepted" if stored else "duplicate")
+    response.status_code = 202 if stored else 200
+    return _cors(response, origin) if origin else response

@@ -1,0 +1,34 @@
+"""Honouring an opt-out: at once, across every scenario, on the channel it came from."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from shoper_retention import contacts, outbox
+from shoper_retention.events import ConsentChange
+from shoper_retention.models import Contact, Message
+
+
+def unsubscribe(session: Session, message: Message, now: datetime, source: str) -> bool:
+    """Suppress the address the message went to; False if it already was suppressed."""
+    contact = session.get(Contact, message.contact_id)
+    address = message.to_address or (contacts.address_for(contact, message.channel) if contact else "")
+    if not address:
+        return False
+    added = contacts.suppress(session, message.shop_id, message.channel, address, source, now)
+    if contact is not None:
+        contacts.record_consent(
+            session, contact, ConsentChange(message.channel, False, source), now
+        )
+        outbox.cancel_pending(
+            session,
+            message.shop_id,
+            "unsubscribed",
+            now,
+            contact_id=contact.id,
+            channel=message.channel,
+            marketing_only=True,
+        )
+    return added

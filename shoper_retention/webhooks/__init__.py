@@ -1,0 +1,1 @@
+"""Where platforms and providers call us: verify, store in the inbox, answer fast."""

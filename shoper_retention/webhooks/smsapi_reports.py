@@ -1,0 +1,82 @@
+"""SMSAPI delivery reports (`/smsapi/reports/<token>`): GET or POST with comma-separated lists
+`MsgId, status, idx, donedate`, several messages per call; SMSAPI expects the body "OK".
+
+Reports carry no signature, so the URL holds the shop's secret report token; each report is
+matched to our message by provider id or idx within that shop, and applying one twice changes
+nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, request
+from sqlalchemy import or_, select
+
+from shoper_retention import outbox
+from shoper_retention.app import services
+from shoper_retention.errors import UnknownShop
+from shoper_retention.models import Message, Shop
+
+blueprint = Blueprint("smsapi_reports", __name__)
+DELIVERED = {"404"}
+UNDELIVERED = {"402", "405", "406", "407"}
+NAMES = {
+    "401": "NOT_FOUND", "402": "EXPIRED", "403": "SENT", "404": "DELIVERED", "405": "UNDELIVERED",
+    "406": "FAILED", "407": "REJECTED", "408": "UNKNOWN", "409": "QUEUE", "410": "ACCEPTED",
+    "412": "STOP",
+}
+MAX_REPORTS = 500
+
+
+@blueprint.route("/smsapi/reports/<token>", methods=["GET", "POST"])
+def delivery_report(token: str) -> Any:
+    svc = services()
+    values = request.values
+    ids = _split(values.get("MsgId", ""))
+    statuses = _split(values.get("status", ""))
+    idxs = _split(values.get("idx", ""))
+    done = _split(values.get("donedate", ""))
+    now = svc.clock()
+    with svc.factory() as session, session.begin():
+        shop = session.scalars(select(Shop).where(Shop.report_token == token)).first()
+        if shop is None:
+            raise UnknownShop("unknown report token")
+        for i, provider_id in enumerate(ids[:MAX_REPORTS]):
+            status = statuses[i] if i < len(statuses) else ""
+            idx = idxs[i] if i < len(idxs) else ""
+            message = _find(session, shop.id, provider_id, idx)
+            if message is None:
+                continue
+            at = _done_at(done[i] if i < len(done) else "") or now
+            name = NAMES.get(status, status)
+            if status in DELIVERED:
+                outbox.mark_delivered(message, at, name)
+            elif status in UNDELIVERED:
+                outbox.mark_undelivered(message, at, name)
+            elif status:
+                message.provider_status = name
+                message.updated_at = now
+    return "OK", 200, {"Content-Type": "text/plain"}
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",")] if value else []
+
+
+def _find(session: Any, shop_id: int, provider_id: str, idx: str) -> Message | None:
+    conditions = []
+    if provider_id:
+        conditions.append(Message.provider_id == provider_id)
+    prefix = f"sr-{shop_id}-"
+    if idx.startswith(prefix) and idx[len(prefix):].isdigit():
+        conditions.append(Message.id == int(idx[len(prefix):]))
+    if not conditions:
+        return None
+    return session.scalars(
+        select(Message).where(Message.shop_id == shop_id, Message.channel == "sms", or_(*conditions))
+    ).first()
+
+
+def _done_at(value: str) -> datetime | None:
+    return datetime.fromtimestamp(int(value), UTC) if value.isdigit() else None

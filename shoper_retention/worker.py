@@ -1,0 +1,161 @@
+"""The background jobs: ingest the inbox, run the clock-driven scans, keep platform tokens
+fresh, dispatch due messages. `tick(now)` is one pass of all of them (the CLI's `tick --now`
+and the tests move the clock); `run` repeats it on APScheduler's interval."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import requests
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from shoper_retention import connectors, ingest, scenarios, shop_config
+from shoper_retention.clock import utcnow
+from shoper_retention.connectors.base import Connector
+from shoper_retention.coupons import CreateAtPlatform
+from shoper_retention.credentials import CredentialBox
+from shoper_retention.dispatch import DispatchReport, Dispatcher
+from shoper_retention.models import Shop, WorkerHeartbeat
+from shoper_retention.platforms.shoper.install import ShoperInstaller
+from shoper_retention.settings import Settings
+
+log = logging.getLogger(__name__)
+SHOP_PAGE = 200
+
+
+@dataclass
+class TickReport:
+    ingested: int = 0
+    ingest_failed: int = 0
+    planned: int = 0
+    shops_maintained: int = 0
+    dispatch: DispatchReport = field(default_factory=DispatchReport)
+
+    def summary(self) -> dict[str, Any]:
+        d = self.dispatch
+        return {
+            "ingested": self.ingested,
+            "ingest_failed": self.ingest_failed,
+            "planned": self.planned,
+            "shops_maintained": self.shops_maintained,
+            "sent": d.sent,
+            "cancelled": d.cancelled,
+            "skipped": d.skipped,
+            "moved": d.moved,
+            "retried": d.retried,
+            "failed": d.failed,
+            "paused": d.paused,
+            "reasons": d.reasons,
+        }
+
+
+def connector_factory(settings: Settings, factory: sessionmaker[Session]) -> Callable[[Shop, str], Connector]:
+    box = CredentialBox(settings.secret_key)
+
+    def build(shop: Shop, channel: str) -> Connector:
+        if channel == "sms":
+            return connectors.sms_connector(
+                settings, box.open(shop.smsapi_token_enc), shop_config.sms_sender(shop), factory
+            )
+        return connectors.email_connector(settings, factory)
+
+    return build
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: Settings,
+        factory: sessionmaker[Session],
+        *,
+        http: requests.Session | None = None,
+        connectors_for: Callable[[Shop, str], Connector] | None = None,
+        coupons_for: Callable[[Session, datetime], CreateAtPlatform] | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.factory = factory
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.shoper = ShoperInstaller(settings, http)
+        self.connectors_for = connectors_for or connector_factory(settings, factory)
+        self.coupons_for = coupons_for or self.shoper.coupon_creator
+
+    def tick(self, now: datetime) -> TickReport:
+        report = TickReport()
+        done = ingest.process_pending(self.factory, now)
+        report.ingested, report.ingest_failed = done.processed, done.failed
+        report.planned = self.scan(now)
+        with self.factory() as session, session.begin():
+            report.shops_maintained = self.shoper.maintain(session, now)
+        report.dispatch = self.dispatcher(now).dispatch_due(now)
+        self._beat(now)
+        return report
+
+    def dispatcher(self, now: datetime) -> Dispatcher:
+        return Dispatcher(
+            self.settings, self.factory, self.connectors_for, coupons_for=self.coupons_for
+        )
+
+    def scan(self, now: datetime) -> int:
+        """Every scenario's clock-driven planning, one shop per transaction, paged by id."""
+        planned, last_id = 0, 0
+        while True:
+            with self.factory() as session:
+                shop_ids = list(
+                    session.scalars(
+                        select(Shop.id)
+                        .where(Shop.status == "active", Shop.id > last_id)
+                        .order_by(Shop.id)
+                        .limit(SHOP_PAGE)
+                    )
+                )
+            for shop_id in shop_ids:
+                with self.factory() as session, session.begin():
+                    shop = session.get(Shop, shop_id)
+                    assert shop is not None
+                    for scenario in scenarios.REGISTRY.values():
+                        planned += scenario.scan(session, shop, now)
+            if len(shop_ids) < SHOP_PAGE:
+                return planned
+            last_id = shop_ids[-1]
+
+    def _beat(self, now: datetime) -> None:
+        with self.factory() as session, session.begin():
+            beat = session.get(WorkerHeartbeat, self.name)
+            if beat is None:
+                session.add(WorkerHeartbeat(name=self.name, beat_at=now))
+            else:
+                beat.beat_at = now
+
+    def safe_tick(self) -> None:
+        """The scheduled job: a failing pass is logged and the next one runs as usual."""
+        try:
+            report = self.tick(utcnow())
+            summary = report.summary()
+            if any(v for k, v in summary.items() if k != "reasons"):
+                log.info("worker pass: %s", {k: v for k, v in summary.items() if k != "reasons"})
+        except Exception:
+            log.exception("worker pass failed; the next one will retry")
+
+    def scheduler(self, background: bool) -> Any:
+        from apscheduler.schedulers.background import BackgroundScheduler
+        from apscheduler.schedulers.blocking import BlockingScheduler
+
+        scheduler = BackgroundScheduler() if background else BlockingScheduler()
+        scheduler.add_job(
+            self.safe_tick,
+            "interval",
+            seconds=self.settings.worker_interval_seconds,
+            max_instances=1,  # a slow pass is never overlapped by the next one
+            coalesce=True,
+            next_run_time=utcnow(),
+            id="worker-pass",
+        )
+        return scheduler
