@@ -105,7 +105,12 @@ class Dispatcher:
             with ExitStack() as stack:
                 open_connectors: dict[tuple[int, str], Connector] = {}
                 for message_id, token in batch:
-                    self._one(message_id, token, now, report, stack, open_connectors)
+                    try:
+                        self._one(message_id, token, now, report, stack, open_connectors)
+                    except Exception:
+                        # A bug or an outage in one message must not stop the batch.
+                        log.exception("message %s: unexpected error, will retry", message_id)
+                        self._release_for_retry(message_id, token, now, report)
             if len(batch) < self.settings.dispatch_batch_size:
                 return report
 
@@ -149,6 +154,12 @@ class Dispatcher:
             message = session.get(Message, message_id, with_for_update=True)
             assert message is not None
             self._record(session, message, outcome, connector.name, now, report)
+
+    def _release_for_retry(self, message_id: int, token: str | None, now: datetime, report: DispatchReport) -> None:
+        with self.factory() as session, session.begin():
+            message = session.get(Message, message_id)
+            if message is not None and outbox.still_claimed_by(message, token):
+                self._record(session, message, Retry("unexpected error"), "", now, report)
 
     def _check(
         self, session: Session, shop: Shop, contact: Contact, message: Message, now: datetime

@@ -1,0 +1,193 @@
+"""Builders for tests: a movable clock, installed shops, signed deliveries, cart snapshots."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from shoper_retention import shop_config
+from shoper_retention.credentials import CredentialBox
+from shoper_retention.models import DevOutboxEntry, Message, Shop
+from shoper_retention.platforms.shoper.signature import webhook_sha1
+from shoper_retention.settings import Settings
+
+WEBHOOK_ID = "77"
+
+
+class Clock:
+    """The clock the app and the tests share; tests move it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now = self.now + timedelta(**delta)
+        return self.now
+
+    def set(self, value: datetime) -> datetime:
+        self.now = value
+        return value
+
+
+class ShopHandle:
+    """What a test needs to talk to an installed shop."""
+
+    def __init__(self, shop: Shop, webhook_secret: str) -> None:
+        self.id = shop.id
+        self.ref = shop.ref
+        self.public_key = shop.public_key
+        self.report_token = shop.report_token
+        self.shop_url = shop.shop_url
+        self.webhook_secret = webhook_secret
+
+
+def make_shop(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    *,
+    now: datetime,
+    language: str = "pl",
+    cart_recovery: bool = True,
+    overrides: dict[str, Any] | None = None,
+    licence: str | None = None,
+    **fields: Any,
+) -> ShopHandle:
+    secret = secrets.token_hex(16)
+    box = CredentialBox(settings.secret_key)
+    with factory() as session, session.begin():
+        shop = Shop(
+            platform="shoper",
+            platform_shop_id=licence or secrets.token_hex(20),
+            ref=secrets.token_urlsafe(12),
+            public_key=secrets.token_urlsafe(12),
+            report_token=secrets.token_urlsafe(24),
+            shop_url=fields.pop("shop_url", "https://sklep.example"),
+            name=fields.pop("name", "Sklep Testowy"),
+            email="owner@sklep.example",
+            language=language,
+            currency="PLN",
+            timezone="Europe/Warsaw",
+            installed_at=now,
+            webhook_secret_enc=box.seal(secret),
+            webhook_ids=[int(WEBHOOK_ID)],
+            webhooks_registered=True,
+            token_expires_at=now + timedelta(days=3650),
+            settings={},
+            **fields,
+        )
+        session.add(shop)
+        shop_config.update(shop, {"scenarios": {"cart_recovery": {"enabled": cart_recovery}}})
+        if overrides:
+            shop_config.update(shop, overrides)
+        session.flush()
+        return ShopHandle(shop, secret)
+
+
+def cart_snapshot(
+    cart_id: str = "cart-1",
+    *,
+    at: datetime,
+    email: str | None = "anna@example.com",
+    phone: str | None = "+48600100200",
+    first_name: str = "Anna",
+    consent: dict[str, bool] | None = None,
+    items: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": "cart",
+        "cart_id": cart_id,
+        "occurred_at": at.isoformat(),
+        "currency": "PLN",
+        "items": items
+        if items is not None
+        else [
+            {
+                "product_id": "101",
+                "name": "Kubek ceramiczny",
+                "price": "49.90",
+                "quantity": 2,
+                "image_url": "https://sklep.example/img/kubek.jpg",
+                "product_url": "https://sklep.example/kubek",
+            }
+        ],
+        "contact": {"email": email, "phone": phone, "first_name": first_name},
+        "consent": consent if consent is not None else {"email": True, "sms": True},
+    }
+    body.update(extra)
+    return body
+
+
+def order_payload(
+    order_id: str = "1001",
+    *,
+    at: datetime,
+    email: str = "anna@example.com",
+    phone: str = "600100200",
+    paid: bool = False,
+    total: str = "99.80",
+) -> dict[str, Any]:
+    local = at.astimezone(ZoneInfo("Europe/Warsaw"))
+    return {
+        "order_id": order_id,
+        "user_id": "5",
+        "email": email,
+        "date": local.strftime("%Y-%m-%d %H:%M:%S"),
+        "status_id": "2" if paid else "1",
+        "status": {"status_id": "2" if paid else "1", "type": "2" if paid else "1"},
+        "sum": total,
+        "paid": total if paid else "0.00",
+        "currency_name": "PLN",
+        "lang_id": "1",
+        "billingAddress": {"firstname": "Anna", "lastname": "Nowak", "phone": phone, "country_code": "PL"},
+        "deliveryAddress": {"firstname": "Anna", "phone": phone},
+        "products": [
+            {"product_id": "101", "stock_id": "1", "name": "Kubek ceramiczny", "price": "49.90", "quantity": "2"}
+        ],
+    }
+
+
+def webhook_headers(shop: ShopHandle, event: str, body: bytes, *, secret: str | None = None) -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        "X-Webhook-Id": WEBHOOK_ID,
+        "X-Webhook-Name": event,
+        "X-Webhook-Sha1": webhook_sha1(WEBHOOK_ID, secret or shop.webhook_secret, body),
+        "X-Shop-License": "licence",
+    }
+
+
+def post_webhook(client: Any, shop: ShopHandle, event: str, payload: dict[str, Any]) -> Any:
+    body = json.dumps(payload).encode()
+    return client.post(f"/shoper/webhooks/{shop.ref}", data=body, headers=webhook_headers(shop, event, body))
+
+
+def post_cart(client: Any, shop: ShopHandle, snapshot: dict[str, Any], **kw: Any) -> Any:
+    return client.post(
+        f"/storefront/{shop.public_key}/events",
+        data=json.dumps(snapshot),
+        content_type="application/json",
+        **kw,
+    )
+
+
+def messages(factory: sessionmaker[Session], shop_id: int | None = None) -> list[Message]:
+    with factory() as session:
+        query = select(Message).order_by(Message.step, Message.channel, Message.id)
+        if shop_id is not None:
+            query = query.where(Message.shop_id == shop_id)
+        return list(session.scalars(query))
+
+
+def outbox_entries(factory: sessionmaker[Session]) -> list[DevOutboxEntry]:
+    with factory() as session:
+        return list(session.scalars(select(DevOutboxEntry).order_by(DevOutboxEntry.id)))
