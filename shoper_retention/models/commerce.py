@@ -23,7 +23,8 @@ class Cart(Base):
     contact_id: Mapped[int | None] = mapped_column(
         ForeignKey("contacts.id", ondelete="SET NULL"), default=None
     )
-    # open -> abandoned -> (ordered | recovered | emptied); an update of an abandoned cart
+    # open -> abandoned -> (ordered | recovered | emptied); open -> anonymous (idle, but no
+    # contact to remind) -> open on the next snapshot; an update of an abandoned cart
     # keeps it abandoned (the steps go on with the current items); refilling an emptied cart
     # starts a new run, so its steps are planned afresh.
     status: Mapped[str] = mapped_column(String(16), default="open")

@@ -21,7 +21,7 @@ from shoper_retention.scenarios.base import SendServices
 
 NAME = "cart_recovery"
 SCAN_BATCH = 500
-OPEN_STATES = ("open", "abandoned")
+OPEN_STATES = ("open", "anonymous", "abandoned")
 
 
 class CartRecovery:
@@ -78,7 +78,10 @@ class CartRecovery:
             cart.status = "emptied"
             return 0
         if contact is None:
-            return 0  # stays open: a contact may still be given (e.g. at checkout)
+            # Nobody to remind. Parked, so the scan does not pick it up again every pass; a
+            # later snapshot (e.g. with the e-mail typed at checkout) opens it again.
+            cart.status = "anonymous"
+            return 0
         if order_since(session, shop.id, cart) is not None:
             cart.status = "ordered"
             cart.closed_at = now
@@ -232,6 +235,8 @@ def apply_cart_snapshot(session: Session, shop: Shop, event: CartChanged, now: d
             cart.contact_id = contact.id
         if cart.status in ("ordered", "recovered"):
             return  # this cart is done; the shop will start a new cart id
+        if cart.status == "anonymous":
+            cart.status = "open"
         if cart.status == "emptied" and items:
             cart.status = "open"
             cart.run += 1
