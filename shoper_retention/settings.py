@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -105,10 +106,18 @@ class Settings:
 def _instance_secret(instance: Path) -> str:
     """Generate the secret once into instance/ so tokens and stored credentials survive restarts."""
     path = instance / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
     instance.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    path.write_text(key)
-    path.chmod(0o600)
+    try:
+        # O_EXCL: several processes starting at once (gunicorn workers) agree on one key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # the winner may not have written it yet
+            existing = path.read_text().strip()
+            if existing:
+                return existing
+            time.sleep(0.01)
+        raise SettingsError(f"{path} is empty: delete it or set {PREFIX}SECRET_KEY") from None
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
     return key
