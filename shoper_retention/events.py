@@ -75,6 +75,9 @@ class OrderPlaced:
     status_type: str = ""
     paid: bool = False
     items: tuple[CartItem, ...] = field(default=())
+    # A creation event describes the order as it was first: arriving after a status change
+    # (webhooks come in any order), it must not set the status back.
+    is_creation: bool = False
 
 
 @dataclass(frozen=True)

@@ -53,12 +53,16 @@ def store(
         module.insert(InboxDelivery)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["shop_id", "dedupe_key"])
+        .returning(InboxDelivery.id)  # rowcount is -1 here on psycopg: ask for the new id
     )
-    result = session.execute(stmt)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return session.execute(stmt).scalar() is not None
 
 
 def claim(session: Session, now: datetime, limit: int, lease: timedelta) -> list[InboxDelivery]:
+    """Take up to `limit` pending deliveries for `lease`; the caller commits the claim.
+
+    SKIP LOCKED keeps concurrent workers on disjoint rows on PostgreSQL; on SQLite the write
+    lock (BEGIN IMMEDIATE) serialises claims, and the UPDATE re-checks the condition anyway."""
     token = secrets.token_hex(8)
     claimable = or_(
         and_(InboxDelivery.status == "pending", InboxDelivery.lease_until.is_(None)),

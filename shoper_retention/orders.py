@@ -32,8 +32,10 @@ def apply_order(session: Session, shop_id: int, event: OrderPlaced, now: datetim
     order.phone = event.contact.phone or order.phone
     order.total = event.total
     order.currency = event.currency or order.currency
-    order.status_id = event.status_id or order.status_id
-    order.status_type = event.status_type or order.status_type
+    is_new = order.id is None
+    if is_new or not event.is_creation:
+        order.status_id = event.status_id or order.status_id
+        order.status_type = event.status_type or order.status_type
     # Payment never goes back: an `order.create` that arrives after `order.paid` must not
     # unpay the order.
     order.paid = order.paid or event.paid

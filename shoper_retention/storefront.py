@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy import select
 
 from shoper_retention import inbox
@@ -52,21 +52,36 @@ def _shop(session: Any, public_key: str) -> Shop:
     return shop
 
 
-def _check_origin(shop: Shop) -> str:
-    """The caller's origin if it is the shop's; no Origin (a server-side call) is allowed."""
+def _check_origin(shop: Shop) -> None:
+    """Refuse a browser call from any origin but the shop's; no Origin (a server-side call) is
+    allowed. An allowed origin is remembered so every answer, a 400 included, carries CORS:
+    without it the widget could not read which field was at fault."""
     origin = request.headers.get("Origin", "")
     if origin and origin.lower() not in _allowed_origins(shop):
         raise Forbidden("origin not allowed for this shop")
-    return origin
+    if origin:
+        g.storefront_origin = origin
+
+
+@blueprint.after_request
+def _add_cors(response: Response) -> Response:
+    origin = g.get("storefront_origin")
+    return _cors(response, origin) if origin else response
+
+
+def _dedupe_key(cart_id: str, body: bytes) -> str:
+    """The same snapshot sent twice is stored once. The key column holds 128 characters and a
+    cart id may have 128 itself, so the id is cut short, never the body hash (which covers the
+    whole id): cutting the hash would drop every later change of a long-id cart as a repeat."""
+    return f"cart:{cart_id[:64]}:{inbox.body_digest(body)}"
 
 
 @blueprint.route("/storefront/<public_key>/events", methods=["OPTIONS"])
 def events_preflight(public_key: str) -> Any:
     svc = services()
     with svc.factory() as session:
-        shop = _shop(session, public_key)
-        origin = _check_origin(shop)
-    return _cors(Response(status=204), origin) if origin else Response(status=204)
+        _check_origin(_shop(session, public_key))
+    return Response(status=204)
 
 
 @blueprint.post("/storefront/<public_key>/events")
@@ -81,18 +96,16 @@ def cart_event(public_key: str) -> Any:
     now = svc.clock()
     with svc.factory() as session, session.begin():
         shop = _shop(session, public_key)
-        origin = _check_origin(shop)
+        _check_origin(shop)
         snapshot = parse_snapshot(body, now, shop.country)  # 400 naming the field at fault
         stored = inbox.store(
             session,
             shop_id=shop.id,
             source="storefront",
             event_name="cart",
-            dedupe_key=f"cart:{snapshot.cart_id}:{inbox.body_digest(body)}",
+            dedupe_key=_dedupe_key(snapshot.cart_id, body),
             body=body,
             headers={},
             now=now,
         )
-    response = jsonify(status="accepted" if stored else "duplicate")
-    response.status_code = 202 if stored else 200
-    return _cors(response, origin) if origin else response
+    return jsonify(status="accepted" if stored else "duplicate"), 202 if stored else 200

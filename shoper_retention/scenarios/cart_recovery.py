@@ -7,7 +7,7 @@ emptied cart or an unsubscribe. Steps are timed from the cart's last activity.""
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +22,7 @@ from shoper_retention.scenarios.base import SendServices
 NAME = "cart_recovery"
 SCAN_BATCH = 500
 OPEN_STATES = ("open", "anonymous", "abandoned")
+CLOCK_SKEW = timedelta(minutes=10)  # how far ahead of ours a shopper's clock may run
 
 
 class CartRecovery:
@@ -224,12 +225,12 @@ def apply_cart_snapshot(session: Session, shop: Shop, event: CartChanged, now: d
             token=secrets.token_urlsafe(16),
             started_at=event.received_at,
             last_activity_at=event.received_at,
-            snapshot_at=event.occurred_at,
+            snapshot_at=_order_key(event),
         )
         session.add(cart)
         session.flush()
     else:
-        if event.occurred_at <= cart.snapshot_at:
+        if _order_key(event) <= cart.snapshot_at:
             return  # an older or repeated snapshot: the cart already shows something newer
         if contact is not None and cart.contact_id is None:
             cart.contact_id = contact.id
@@ -246,7 +247,7 @@ def apply_cart_snapshot(session: Session, shop: Shop, event: CartChanged, now: d
         cart.currency = event.currency
         cart.total = total
         cart.last_activity_at = event.received_at
-        cart.snapshot_at = event.occurred_at
+        cart.snapshot_at = _order_key(event)
         if event.restore_url:
             cart.restore_url = event.restore_url
     if event.order_id:
@@ -262,14 +263,24 @@ def apply_cart_snapshot(session: Session, shop: Shop, event: CartChanged, now: d
         outbox.cancel_pending(session, shop.id, "cart emptied", now, subject=("cart", cart.id))
 
 
+def _order_key(event: CartChanged) -> datetime:
+    """The shopper's time orders snapshots, but never far past our own: a clock set days ahead
+    would otherwise make every later, real snapshot look older and freeze the cart."""
+    return min(event.occurred_at, event.received_at + CLOCK_SKEW)
+
+
 def close_carts_for_order(session: Session, shop: Shop, order: Order, now: datetime) -> None:
     """An order ends every open run of its contact's carts started before it, and its own cart."""
-    conditions = [Cart.order_ref == order.platform_order_id]
+    # The cart's own order (seen on the thank-you page) is linked whatever its state; other
+    # open carts of the same contact started before the order are closed by it.
+    conditions = [(Cart.order_ref == order.platform_order_id) & Cart.order_id.is_(None)]
     if order.contact_id is not None:
-        conditions.append((Cart.contact_id == order.contact_id) & (Cart.started_at <= order.placed_at))
-    carts = session.scalars(
-        select(Cart).where(Cart.shop_id == shop.id, Cart.status.in_(OPEN_STATES), or_(*conditions))
-    ).all()
+        conditions.append(
+            (Cart.contact_id == order.contact_id)
+            & (Cart.started_at <= order.placed_at)
+            & Cart.status.in_(OPEN_STATES)
+        )
+    carts = session.scalars(select(Cart).where(Cart.shop_id == shop.id, or_(*conditions))).all()
     for cart in carts:
         _close_cart(session, cart, order, now, "order placed")
 

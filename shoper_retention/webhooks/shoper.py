@@ -21,7 +21,13 @@ from shoper_retention.platforms.shoper import events as shoper_events
 from shoper_retention.platforms.shoper import signature
 
 blueprint = Blueprint("shoper", __name__)
-KEPT_HEADERS = ("X-Shop-Domain", "X-Shop-License", "X-Shop-Version", "X-Webhook-Id", "X-Webhook-Name")
+KEPT_HEADERS = (
+    "X-Shop-Domain",
+    "X-Shop-License",
+    "X-Shop-Version",
+    "X-Webhook-Id",
+    "X-Webhook-Name",
+)
 
 
 @blueprint.post("/shoper/appstore")
@@ -41,7 +47,9 @@ def webhook(shop_ref: str) -> Any:
     body = request.get_data(cache=False)
     with svc.factory() as session, session.begin():
         shop = session.scalars(
-            select(Shop).where(Shop.ref == shop_ref, Shop.platform == "shoper", Shop.status == "active")
+            select(Shop).where(
+                Shop.ref == shop_ref, Shop.platform == "shoper", Shop.status == "active"
+            )
         ).first()
         if shop is None:
             raise UnknownShop("unknown shop")

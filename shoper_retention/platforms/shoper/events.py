@@ -52,7 +52,8 @@ def _order(data: dict[str, Any], timezone: str, region: str, now: datetime) -> O
     country = str(billing.get("country_code") or region or "PL").upper()[:2]
     phone = to_e164(str(billing.get("phone") or delivery.get("phone") or ""), country)
     email = str(data.get("email") or "").strip().lower() or None
-    status = data.get("status") if isinstance(data.get("status"), dict) else {}
+    raw_status = data.get("status")
+    status = raw_status if isinstance(raw_status, dict) else {}
     status_type = STATUS_TYPES.get(str(status.get("type", "")), "")
     paid = _flag(data.get("paid")) or _flag(data.get("is_paid")) or _paid_amount(data)
     return OrderPlaced(
@@ -82,7 +83,7 @@ def _items(raw: Any) -> list[CartItem]:
             continue
         try:
             quantity = int(Decimal(str(product.get("quantity") or "1")))
-        except InvalidOperation:
+        except (InvalidOperation, ValueError, OverflowError):  # "abc", "NaN", "Infinity"
             quantity = 1
         items.append(
             CartItem(
@@ -125,10 +126,14 @@ def _shop_time(value: Any, timezone: str) -> datetime | None:
 
 
 def _order_event(event_name: str) -> Callable[..., list[DomainEvent]]:
-    def handle(data: dict[str, Any], timezone: str, region: str, now: datetime) -> list[DomainEvent]:
+    def handle(
+        data: dict[str, Any], timezone: str, region: str, now: datetime
+    ) -> list[DomainEvent]:
         event = _order(data, timezone, region, now)
         if event_name == "order.paid":
             event = replace(event, paid=True)
+        if event_name == "order.create":
+            event = replace(event, is_creation=True)
         return [event]
 
     return handle

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
@@ -57,7 +58,12 @@ class ShoperInstaller:
             select(Shop).where(Shop.platform == PLATFORM, Shop.platform_shop_id == licence)
         ).first()
         sent_at = _callback_time(form.get("timestamp", ""))
-        if shop is not None and sent_at and shop.last_callback_at and sent_at < shop.last_callback_at:
+        if (
+            shop is not None
+            and sent_at
+            and shop.last_callback_at
+            and sent_at < shop.last_callback_at
+        ):
             # An older callback replayed or arriving late (e.g. an uninstall sent before the
             # latest install) must not undo what a newer one did.
             log.warning("shop %s: ignoring stale %s callback", shop.id, action)
@@ -76,7 +82,12 @@ class ShoperInstaller:
         return action
 
     def _install(
-        self, session: Session, shop: Shop | None, form: Mapping[str, str], licence: str, now: datetime
+        self,
+        session: Session,
+        shop: Shop | None,
+        form: Mapping[str, str],
+        licence: str,
+        now: datetime,
     ) -> Shop:
         shop_url = form.get("shop_url", "").strip().rstrip("/")
         code = form.get("auth_code", "").strip()
@@ -85,14 +96,7 @@ class ShoperInstaller:
         if not code:
             raise BadInput("missing auth_code", field="auth_code")
         try:
-            tokens = api.exchange_code(
-                self.http,
-                shop_url,
-                self.settings.shoper_app_id,
-                self.settings.shoper_app_secret,
-                code,
-                now,
-            )
+            tokens, shop_url = self._exchange(shop_url, code, now)
         except api.ShoperTransientError as exc:
             raise UpstreamFailed("Shoper did not answer the token exchange; try again") from exc
         except api.ShoperError as exc:
@@ -117,6 +121,22 @@ class ShoperInstaller:
         self.finish_setup(session, shop, now)
         return shop
 
+    def _exchange(self, shop_url: str, code: str, now: datetime) -> tuple[api.TokenSet, str]:
+        """The token set and the shop's URL, following one redirect to an https address.
+
+        The callback's `shop_url` may redirect (custom domain, http -> https: platforms.md);
+        the client reports a redirect instead of following it, and a redirected request never
+        reached the token endpoint, so the single-use code is still good for one more try."""
+        app_id, app_secret = self.settings.shoper_app_id, self.settings.shoper_app_secret
+        try:
+            return api.exchange_code(self.http, shop_url, app_id, app_secret, code, now), shop_url
+        except api.ShoperError as exc:
+            moved = _moved_to(exc)
+            if moved is None or moved == shop_url:
+                raise
+            log.info("Shoper shop moved from %s to %s", shop_url, moved)
+            return api.exchange_code(self.http, moved, app_id, app_secret, code, now), moved
+
     def _uninstall(self, session: Session, shop: Shop, now: datetime) -> None:
         shop.status = "uninstalled"
         shop.uninstalled_at = now
@@ -134,6 +154,9 @@ class ShoperInstaller:
             self._read_profile(shop, client.application_config())
             self._register_webhooks(shop, client)
         except (api.ShoperError, requests.RequestException) as exc:
+            # Not done until it all succeeds: on a re-install the flag is still True from the
+            # first install, and `maintain` only retries shops whose set-up is unfinished.
+            shop.webhooks_registered = False
             shop.setup_error = f"Shoper set-up incomplete: {exc}"[:500]
             log.warning("shop %s: set-up incomplete: %s", shop.id, exc)
             return False
@@ -160,8 +183,13 @@ class ShoperInstaller:
     def _register_webhooks(self, shop: Shop, client: api.ShoperClient) -> None:
         url = f"{self.settings.public_url}/shoper/webhooks/{shop.ref}"
         for existing in client.list_webhooks():
-            if str(existing.get("url", "")) == url:
-                client.delete_webhook(int(existing["webhook_id"]))
+            # Delete only what is ours (our URL for this shop) and skip entries we cannot read:
+            # a KeyError here would escape as a 500 and lose the install after the code is spent.
+            if not isinstance(existing, dict) or str(existing.get("url", "")) != url:
+                continue
+            existing_id = str(existing.get("webhook_id", ""))
+            if existing_id.isdigit():
+                client.delete_webhook(int(existing_id))
         secret = secrets.token_hex(24)
         webhook_id = client.create_webhook(url, secret, webhook_events(PLATFORM))
         shop.webhook_secret_enc = self.box.seal(secret)
@@ -223,7 +251,9 @@ class ShoperInstaller:
         """Unique codes through `promotion-codes`, in the caller's transaction (a refreshed
         token is stored with the message that needed it)."""
 
-        def create(shop: Shop, code: str, percent: Decimal, valid_from: datetime, valid_to: datetime) -> str:
+        def create(
+            shop: Shop, code: str, percent: Decimal, valid_from: datetime, valid_to: datetime
+        ) -> str:
             if shop.platform != PLATFORM or not shop.access_token_enc:
                 raise CouponUnavailable("no platform access")
             zone = ZoneInfo(shop.timezone)
@@ -241,6 +271,17 @@ class ShoperInstaller:
             return str(platform_id)
 
         return create
+
+
+def _moved_to(exc: api.ShoperError) -> str | None:
+    """The shop's new base URL when Shoper answered with a redirect to an https address."""
+    if exc.error != "redirect" or not exc.description:
+        return None
+    parts = urlsplit(exc.description)  # the client puts the Location here
+    if parts.scheme != "https" or not parts.netloc:
+        return None
+    base = parts.path.split("/webapi/", 1)[0].rstrip("/")
+    return f"https://{parts.netloc}{base}"
 
 
 def _callback_time(value: str) -> datetime | None:

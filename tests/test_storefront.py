@@ -1,0 +1,393 @@
+"""The storefront cart endpoint (`POST /storefront/<public_key>/events`) through the Flask test
+client: what it stores, what it refuses (a 400 naming the field, or 403/404) without storing
+anything, CORS for the shop's own origin only, and what `worker.tick` makes of the snapshots."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from shoper_retention.models import Cart, Consent, Contact, InboxDelivery
+from shoper_retention.settings import Settings
+from tests.support import Clock, ShopHandle, cart_snapshot, make_shop, post_cart
+
+SHOP_ORIGIN = "https://sklep.example"
+
+
+def inbox_rows(factory: sessionmaker[Session]) -> list[InboxDelivery]:
+    with factory() as session:
+        return list(session.scalars(select(InboxDelivery).order_by(InboxDelivery.id)))
+
+
+def carts(factory: sessionmaker[Session]) -> list[Cart]:
+    with factory() as session:
+        return list(session.scalars(select(Cart).order_by(Cart.id)))
+
+
+@pytest.fixture
+def shop(factory: sessionmaker[Session], settings: Settings, clock: Clock) -> ShopHandle:
+    return make_shop(factory, settings, now=clock.now)
+
+
+def test_a_valid_snapshot_is_accepted_and_becomes_a_cart_with_contact_and_consent(
+    client: FlaskClient, worker: Any, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    snapshot = cart_snapshot(
+        "cart-77",
+        at=clock.now,
+        phone="600 100 200",
+        email=" Anna@Example.com ",
+        consent_text_version="v2",
+    )
+
+    answer = post_cart(client, shop, snapshot)
+
+    assert answer.status_code == 202
+    (row,) = inbox_rows(factory)
+    assert (row.shop_id, row.source, row.status) == (shop.id, "storefront", "pending")
+    assert worker.tick(clock.now).ingested == 1
+
+    (cart,) = carts(factory)
+    assert (cart.shop_id, cart.platform_cart_id, cart.status, cart.currency) == (
+        shop.id,
+        "cart-77",
+        "open",
+        "PLN",
+    )
+    assert cart.total == Decimal("99.80")
+    (item,) = cart.items
+    assert (item["product_id"], item["name"], item["price"], item["quantity"]) == (
+        "101",
+        "Kubek ceramiczny",
+        "49.90",
+        2,
+    )
+    assert item["image_url"] == "https://sklep.example/img/kubek.jpg"
+    with factory() as session:
+        contact = session.get(Contact, cart.contact_id)
+        assert contact is not None
+        assert (contact.email, contact.phone, contact.first_name) == (
+            "anna@example.com",
+            "+48600100200",
+            "Anna",
+        )
+        consents = session.scalars(select(Consent).where(Consent.contact_id == contact.id)).all()
+        assert {(c.channel, c.granted, c.source, c.text_version) for c in consents} == {
+            ("email", True, "storefront", "v2"),
+            ("sms", True, "storefront", "v2"),
+        }
+    assert inbox_rows(factory)[0].status == "processed"
+
+
+def _set(snapshot: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """Set a dotted path like `items.0.price` in a snapshot (a missing value deletes it)."""
+    target: Any = snapshot
+    *parents, last = path.split(".")
+    for key in parents:
+        target = target[int(key)] if isinstance(target, list) else target[key]
+    key_: Any = int(last) if isinstance(target, list) else last
+    if value is _MISSING:
+        del target[key_]
+    else:
+        target[key_] = value
+    return snapshot
+
+
+_MISSING = object()
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        ("items.0.price", "abc", "items[0].price"),
+        ("items.0.price", "-1.00", "items[0].price"),
+        ("items.0.price", True, "items[0].price"),
+        ("items.0.price", "NaN", "items[0].price"),
+        ("items.0.quantity", 0, "items[0].quantity"),
+        ("items.0.quantity", 1.5, "items[0].quantity"),
+        ("items.0.quantity", "2", "items[0].quantity"),
+        ("items.0.product_id", _MISSING, "items[0].product_id"),
+        ("items.0.image_url", "javascript:alert(1)", "items[0].image_url"),
+        ("contact.email", "anna@", "contact.email"),
+        ("contact.email", "anna example.com", "contact.email"),
+        ("contact.phone", "12", "contact.phone"),
+        ("contact.phone", 600100200, "contact.phone"),
+        ("currency", "PL", "currency"),
+        ("currency", "EURO", "currency"),
+        ("currency", _MISSING, "currency"),
+        ("occurred_at", "yesterday", "occurred_at"),
+        ("occurred_at", "2026-03-03T08:00:00", "occurred_at"),  # no time zone
+        ("occurred_at", _MISSING, "occurred_at"),
+        ("consent.sms", "yes", "consent.sms"),
+        ("consent.email", 1, "consent.email"),
+        ("cart_id", _MISSING, "cart_id"),
+        ("cart_id", "", "cart_id"),
+        ("cart_id", ["c"], "cart_id"),
+        ("cart_id", "c" * 129, "cart_id"),
+        ("items", {"0": {}}, "items"),
+        ("type", "order", "type"),
+    ],
+)
+def test_an_invalid_field_is_400_naming_it_and_stores_nothing(
+    client: FlaskClient,
+    factory: sessionmaker[Session],
+    shop: ShopHandle,
+    clock: Clock,
+    path: str,
+    value: Any,
+    field: str,
+) -> None:
+    snapshot = _set(cart_snapshot(at=clock.now), path, value)
+
+    answer = post_cart(client, shop, snapshot)
+
+    assert answer.status_code == 400
+    assert answer.get_json()["error"] == "invalid"
+    assert answer.get_json()["field"] == field
+    assert inbox_rows(factory) == []
+
+
+def test_too_many_items_is_400(
+    client: FlaskClient, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    item = {"product_id": "1", "name": "x", "price": "1.00", "quantity": 1}
+
+    answer = post_cart(client, shop, cart_snapshot(at=clock.now, items=[item] * 101))
+
+    assert answer.status_code == 400 and answer.get_json()["field"] == "items"
+    assert inbox_rows(factory) == []
+
+
+def test_a_body_over_the_storefront_limit_is_400(
+    client: FlaskClient,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    shop: ShopHandle,
+    clock: Clock,
+) -> None:
+    snapshot = cart_snapshot(at=clock.now, padding="x" * settings.max_storefront_body_bytes)
+
+    answer = post_cart(client, shop, snapshot)
+
+    assert answer.status_code == 400
+    assert answer.get_json()["error"] == "too_large"
+    assert inbox_rows(factory) == []
+
+
+@pytest.mark.parametrize("body", [b"not json at all", b'{"cart_id": ', b"\xff\xfe", b"[1, 2]", b""])
+def test_a_body_that_is_not_a_json_object_is_400(
+    client: FlaskClient, factory: sessionmaker[Session], shop: ShopHandle, body: bytes
+) -> None:
+    answer = client.post(
+        f"/storefront/{shop.public_key}/events", data=body, content_type="application/json"
+    )
+
+    assert answer.status_code == 400
+    assert answer.get_json()["error"] == "invalid"
+    assert inbox_rows(factory) == []
+
+
+def test_an_unknown_public_key_is_404(
+    client: FlaskClient, factory: sessionmaker[Session], clock: Clock
+) -> None:
+    answer = client.post(
+        "/storefront/no-such-key/events",
+        data=json.dumps(cart_snapshot(at=clock.now)),
+        content_type="application/json",
+    )
+
+    assert answer.status_code == 404
+    assert inbox_rows(factory) == []
+
+
+def test_an_uninstalled_shop_takes_no_snapshots(
+    client: FlaskClient, factory: sessionmaker[Session], settings: Settings, clock: Clock
+) -> None:
+    gone = make_shop(factory, settings, now=clock.now, status="uninstalled")
+
+    assert post_cart(client, gone, cart_snapshot(at=clock.now)).status_code == 404
+    assert inbox_rows(factory) == []
+
+
+# --- CORS ----------------------------------------------------------------------------------
+
+
+def test_preflight_from_the_shops_origin_is_allowed_and_echoes_it(
+    client: FlaskClient, shop: ShopHandle
+) -> None:
+    answer = client.options(
+        f"/storefront/{shop.public_key}/events",
+        headers={
+            "Origin": SHOP_ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+
+    assert answer.status_code == 204
+    assert answer.headers["Access-Control-Allow-Origin"] == SHOP_ORIGIN
+    assert "POST" in answer.headers["Access-Control-Allow-Methods"]
+    assert "content-type" in answer.headers["Access-Control-Allow-Headers"].lower()
+    assert "Origin" in answer.headers["Vary"]
+
+
+def test_preflight_from_another_origin_is_refused_without_cors_headers(
+    client: FlaskClient, shop: ShopHandle
+) -> None:
+    answer = client.options(
+        f"/storefront/{shop.public_key}/events",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+
+    assert answer.status_code == 403
+    assert "Access-Control-Allow-Origin" not in answer.headers
+
+
+def test_a_post_from_the_shops_origin_carries_the_cors_header(
+    client: FlaskClient, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    answer = post_cart(client, shop, cart_snapshot(at=clock.now), headers={"Origin": SHOP_ORIGIN})
+
+    assert answer.status_code == 202
+    assert answer.headers["Access-Control-Allow-Origin"] == SHOP_ORIGIN
+    assert len(inbox_rows(factory)) == 1
+
+
+def test_a_400_to_the_shops_origin_carries_the_cors_header_so_the_widget_can_read_it(
+    client: FlaskClient, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    snapshot = cart_snapshot(at=clock.now, currency="EURO")
+
+    answer = post_cart(client, shop, snapshot, headers={"Origin": SHOP_ORIGIN})
+
+    assert answer.status_code == 400
+    assert answer.get_json()["field"] == "currency"
+    assert answer.headers["Access-Control-Allow-Origin"] == SHOP_ORIGIN
+    assert inbox_rows(factory) == []
+
+
+def test_an_extra_origin_from_the_shops_settings_is_allowed(
+    client: FlaskClient, factory: sessionmaker[Session], settings: Settings, clock: Clock
+) -> None:
+    shop = make_shop(
+        factory,
+        settings,
+        now=clock.now,
+        overrides={"storefront_origins": ["https://www.sklep.example"]},
+    )
+
+    answer = post_cart(
+        client, shop, cart_snapshot(at=clock.now), headers={"Origin": "https://www.sklep.example"}
+    )
+
+    assert answer.status_code == 202
+    assert answer.headers["Access-Control-Allow-Origin"] == "https://www.sklep.example"
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["https://evil.example", "http://sklep.example", "https://sklep.example.evil.example", "null"],
+)
+def test_a_post_from_another_origin_is_403_and_stores_nothing(
+    client: FlaskClient, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock, origin: str
+) -> None:
+    answer = post_cart(client, shop, cart_snapshot(at=clock.now), headers={"Origin": origin})
+
+    assert answer.status_code == 403
+    assert "Access-Control-Allow-Origin" not in answer.headers
+    assert inbox_rows(factory) == []
+
+
+# --- order and repeats ---------------------------------------------------------------------
+
+
+def test_an_older_snapshot_arriving_after_a_newer_one_does_not_roll_the_cart_back(
+    client: FlaskClient, worker: Any, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    first_at = clock.now
+    mug = [{"product_id": "101", "name": "Kubek", "price": "49.90", "quantity": 1}]
+    jug = [{"product_id": "303", "name": "Dzbanek", "price": "89.00", "quantity": 1}]
+    newer = cart_snapshot(at=first_at + timedelta(minutes=5), items=jug)
+    older = cart_snapshot(at=first_at, items=mug)
+
+    post_cart(client, shop, newer)
+    worker.tick(clock.advance(minutes=6))
+    post_cart(client, shop, older)  # delayed in the shopper's network
+    worker.tick(clock.advance(minutes=1))
+
+    (cart,) = carts(factory)
+    assert [i["product_id"] for i in cart.items] == ["303"]
+    assert cart.total == Decimal("89.00")
+    assert cart.snapshot_at == first_at + timedelta(minutes=5)
+    assert [row.status for row in inbox_rows(factory)] == ["processed", "processed"]
+
+
+def test_a_newer_snapshot_updates_the_cart(
+    client: FlaskClient, worker: Any, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    jug = [{"product_id": "303", "name": "Dzbanek", "price": "89.00", "quantity": 3}]
+    post_cart(client, shop, cart_snapshot(at=clock.now))
+    worker.tick(clock.now)
+    post_cart(client, shop, cart_snapshot(at=clock.advance(minutes=2), items=jug))
+    worker.tick(clock.now)
+
+    (cart,) = carts(factory)
+    assert cart.total == Decimal("267.00")
+    assert cart.last_activity_at == clock.now
+
+
+def test_the_same_snapshot_twice_is_stored_once(
+    client: FlaskClient, worker: Any, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    snapshot = cart_snapshot(at=clock.now)
+
+    first = post_cart(client, shop, snapshot)
+    second = post_cart(client, shop, snapshot)
+
+    assert first.status_code == 202
+    assert second.status_code in (200, 202)  # acknowledged, so the widget does not resend
+    assert len(inbox_rows(factory)) == 1
+    worker.tick(clock.now)
+    assert len(carts(factory)) == 1
+
+
+def test_two_different_snapshots_of_a_cart_with_a_long_id_are_both_stored(
+    client: FlaskClient, worker: Any, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    """The dedupe key must not lose the body hash to truncation when the cart id is long."""
+    cart_id = "c" * 128
+    jug = [{"product_id": "303", "name": "Dzbanek", "price": "89.00", "quantity": 1}]
+    assert post_cart(client, shop, cart_snapshot(cart_id, at=clock.now)).status_code == 202
+    later = clock.advance(minutes=3)
+    assert post_cart(client, shop, cart_snapshot(cart_id, at=later, items=jug)).status_code == 202
+
+    assert len(inbox_rows(factory)) == 2
+    worker.tick(clock.now)
+    (cart,) = carts(factory)
+    assert cart.platform_cart_id == cart_id
+    assert [i["product_id"] for i in cart.items] == ["303"]
+
+
+def test_snapshots_are_scoped_to_their_shop(
+    client: FlaskClient,
+    worker: Any,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    shop: ShopHandle,
+    clock: Clock,
+) -> None:
+    other = make_shop(factory, settings, now=clock.now)
+    snapshot = cart_snapshot("same-id", at=clock.now)
+
+    assert post_cart(client, shop, snapshot).status_code == 202
+    assert post_cart(client, other, snapshot).status_code == 202  # not a duplicate of shop A's
+    worker.tick(clock.now)
+
+    assert sorted(c.shop_id for c in carts(factory)) == sorted([shop.id, other.id])

@@ -1,0 +1,331 @@
+"""Shoper webhooks through `POST /shoper/webhooks/<ref>`: the edge verifies and stores each
+delivery once (or refuses it and stores nothing), and `worker.tick` turns what was stored into
+orders, whatever order the deliveries arrive in."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from shoper_retention.app import create_app
+from shoper_retention.models import InboxDelivery, Order
+from shoper_retention.settings import Settings
+from tests.support import Clock, ShopHandle, make_shop, order_payload, post_webhook, webhook_headers
+
+
+def inbox_rows(factory: sessionmaker[Session]) -> list[InboxDelivery]:
+    with factory() as session:
+        return list(session.scalars(select(InboxDelivery).order_by(InboxDelivery.id)))
+
+
+def orders(factory: sessionmaker[Session]) -> list[Order]:
+    with factory() as session:
+        return list(session.scalars(select(Order).order_by(Order.id)))
+
+
+def deliver(
+    client: FlaskClient, shop: ShopHandle, event: str, body: bytes, **header_changes: str | None
+) -> Any:
+    """Post raw bytes signed with the shop's secret; `header_changes` override (None drops)."""
+    headers = webhook_headers(shop, event, body)
+    for name, value in header_changes.items():
+        name = name.replace("_", "-")
+        if value is None:
+            headers.pop(name, None)
+        else:
+            headers[name] = value
+    return client.post(f"/shoper/webhooks/{shop.ref}", data=body, headers=headers)
+
+
+@pytest.fixture
+def shop(factory: sessionmaker[Session], settings: Settings, clock: Clock) -> ShopHandle:
+    return make_shop(factory, settings, now=clock.now)
+
+
+def test_a_signed_delivery_is_accepted_with_202_and_stored_once_in_the_inbox(
+    client: FlaskClient, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    answer = post_webhook(client, shop, "order.create", order_payload(at=clock.now))
+
+    assert answer.status_code == 202
+    (row,) = inbox_rows(factory)
+    assert (row.shop_id, row.source, row.event_name, row.status) == (
+        shop.id,
+        "shoper",
+        "order.create",
+        "pending",
+    )
+    assert row.headers["X-Webhook-Name"] == "order.create"
+    assert "X-Webhook-Sha1" not in row.headers  # the signature has done its job at the edge
+    assert json.loads(row.body)["order_id"] == "1001"
+
+
+def test_a_stored_delivery_is_processed_by_the_next_tick_into_an_order(
+    client: FlaskClient, worker: Any, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    post_webhook(client, shop, "order.create", order_payload(at=clock.now, phone="600 100 200"))
+
+    report = worker.tick(clock.now)
+
+    assert report.ingested == 1
+    (row,) = inbox_rows(factory)
+    assert row.status == "processed" and row.processed_at == clock.now
+    (order,) = orders(factory)
+    assert (order.shop_id, order.platform_order_id, order.paid) == (shop.id, "1001", False)
+    assert order.email == "anna@example.com" and order.phone == "+48600100200"
+    assert (order.status_id, order.status_type, order.currency) == ("1", "new", "PLN")
+    assert order.total == Decimal("99.80")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X_Webhook_Sha1": "0" * 40},
+        {"X_Webhook_Sha1": None},
+        {"X_Webhook_Id": None},
+        {"X_Webhook_Id": "78"},  # the signed text names the webhook id
+    ],
+    ids=["forged-signature", "missing-signature", "missing-webhook-id", "other-webhook-id"],
+)
+def test_a_delivery_without_a_valid_signature_is_401_and_stores_nothing(
+    client: FlaskClient,
+    factory: sessionmaker[Session],
+    shop: ShopHandle,
+    clock: Clock,
+    headers: dict[str, str | None],
+) -> None:
+    body = json.dumps(order_payload(at=clock.now)).encode()
+
+    answer = deliver(client, shop, "order.create", body, **headers)
+
+    assert answer.status_code == 401
+    assert answer.get_json()["error"] == "bad_signature"
+    assert inbox_rows(factory) == []
+
+
+def test_a_delivery_signed_with_a_wrong_secret_is_401(
+    client: FlaskClient, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    body = json.dumps(order_payload(at=clock.now)).encode()
+    headers = webhook_headers(shop, "order.create", body, secret="not-the-shops-secret")
+
+    answer = client.post(f"/shoper/webhooks/{shop.ref}", data=body, headers=headers)
+
+    assert answer.status_code == 401
+    assert inbox_rows(factory) == []
+
+
+def test_a_body_changed_after_signing_is_401(
+    client: FlaskClient, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    body = json.dumps(order_payload(at=clock.now)).encode()
+    headers = webhook_headers(shop, "order.create", body)
+    tampered = body.replace(b'"99.80"', b'"0.01"')
+
+    answer = client.post(f"/shoper/webhooks/{shop.ref}", data=tampered, headers=headers)
+
+    assert answer.status_code == 401
+    assert inbox_rows(factory) == []
+
+
+def test_a_delivery_for_shop_a_signed_with_shop_b_secret_is_401(
+    client: FlaskClient,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    shop: ShopHandle,
+    clock: Clock,
+) -> None:
+    other = make_shop(factory, settings, now=clock.now)
+    body = json.dumps(order_payload(at=clock.now)).encode()
+    headers = webhook_headers(shop, "order.create", body, secret=other.webhook_secret)
+
+    answer = client.post(f"/shoper/webhooks/{shop.ref}", data=body, headers=headers)
+
+    assert answer.status_code == 401
+    assert inbox_rows(factory) == []
+    # The same delivery at B's own URL is B's, and is stored under B.
+    assert (
+        client.post(f"/shoper/webhooks/{other.ref}", data=body, headers=headers).status_code == 202
+    )
+    assert [row.shop_id for row in inbox_rows(factory)] == [other.id]
+
+
+def test_an_unknown_shop_ref_is_404(
+    client: FlaskClient, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    body = json.dumps(order_payload(at=clock.now)).encode()
+
+    answer = client.post(
+        "/shoper/webhooks/no-such-shop",
+        data=body,
+        headers=webhook_headers(shop, "order.create", body),
+    )
+
+    assert answer.status_code == 404
+    assert inbox_rows(factory) == []
+
+
+def test_a_delivery_for_an_uninstalled_shop_is_404(
+    client: FlaskClient, factory: sessionmaker[Session], settings: Settings, clock: Clock
+) -> None:
+    gone = make_shop(factory, settings, now=clock.now, status="uninstalled")
+
+    answer = post_webhook(client, gone, "order.create", order_payload(at=clock.now))
+
+    assert answer.status_code == 404
+    assert inbox_rows(factory) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"order_id": "1001", ', b"\xff\xfe not utf-8", b'["order_id", "1001"]'],
+    ids=["truncated-json", "not-utf8", "json-but-not-an-object"],
+)
+def test_a_signed_body_that_is_not_a_json_object_is_400(
+    client: FlaskClient, factory: sessionmaker[Session], shop: ShopHandle, body: bytes
+) -> None:
+    answer = deliver(client, shop, "order.create", body)
+
+    assert answer.status_code == 400
+    assert answer.get_json()["error"] == "invalid"
+    assert inbox_rows(factory) == []
+
+
+def test_a_signed_order_without_an_order_id_is_400_at_the_edge(
+    client: FlaskClient, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    payload = order_payload(at=clock.now)
+    del payload["order_id"]
+
+    answer = post_webhook(client, shop, "order.create", payload)
+
+    assert answer.status_code == 400
+    assert answer.get_json()["field"] == "order_id"
+    assert inbox_rows(factory) == []
+
+
+@pytest.mark.parametrize(
+    "event", ["order.delete", "client.create", ""], ids=["order.delete", "client.create", "no-name"]
+)
+def test_an_event_not_in_the_manifest_is_400(
+    client: FlaskClient, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock, event: str
+) -> None:
+    answer = post_webhook(client, shop, event, order_payload(at=clock.now))
+
+    assert answer.status_code == 400
+    assert answer.get_json()["field"] == "X-Webhook-Name"
+    assert inbox_rows(factory) == []
+
+
+def test_a_body_over_the_limit_is_400_and_stores_nothing(
+    settings: Settings, factory: sessionmaker[Session], clock: Clock
+) -> None:
+    small = settings.with_(max_body_bytes=2048)
+    app = create_app(small, clock=clock, factory=factory)
+    client = app.test_client()
+    shop = make_shop(factory, small, now=clock.now)
+    payload = order_payload(at=clock.now)
+    payload["notes"] = "x" * 4096
+    assert len(json.dumps(payload).encode()) > 2048
+
+    answer = post_webhook(client, shop, "order.create", payload)
+
+    assert answer.status_code == 400
+    assert answer.get_json()["error"] == "too_large"
+    assert inbox_rows(factory) == []
+    assert (
+        post_webhook(client, shop, "order.create", order_payload(at=clock.now)).status_code == 202
+    )
+
+
+def test_the_same_delivery_three_times_is_stored_once_and_makes_one_order(
+    client: FlaskClient, worker: Any, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    payload = order_payload(at=clock.now)
+
+    answers = [post_webhook(client, shop, "order.create", payload) for _ in range(3)]
+
+    assert answers[0].status_code == 202
+    assert all(a.status_code in (200, 202) for a in answers)  # all acknowledged: no retries
+    assert len(inbox_rows(factory)) == 1
+    worker.tick(clock.now)
+    post_webhook(client, shop, "order.create", payload)  # once more after processing
+    worker.tick(clock.advance(minutes=1))
+    assert len(inbox_rows(factory)) == 1
+    assert len(orders(factory)) == 1
+
+
+def test_order_paid_processed_before_order_create_leaves_the_order_paid(
+    client: FlaskClient, worker: Any, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    placed_at = clock.now
+    post_webhook(client, shop, "order.paid", order_payload(at=placed_at, paid=True))
+    worker.tick(clock.advance(minutes=1))
+    post_webhook(client, shop, "order.create", order_payload(at=placed_at, paid=False))
+    worker.tick(clock.advance(minutes=1))
+
+    (order,) = orders(factory)
+    assert order.paid is True
+    assert order.placed_at == placed_at.replace(microsecond=0)
+    assert [row.status for row in inbox_rows(factory)] == ["processed", "processed"]
+
+
+def test_order_paid_marks_the_order_paid_even_when_the_amounts_do_not_say_so(
+    client: FlaskClient, worker: Any, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    post_webhook(client, shop, "order.create", order_payload(at=clock.now))
+    worker.tick(clock.now)
+    assert orders(factory)[0].paid is False
+
+    post_webhook(
+        client,
+        shop,
+        "order.paid",
+        {**order_payload(at=clock.now), "paid": "0.00", "status_id": "2"},
+    )
+    worker.tick(clock.advance(minutes=1))
+
+    (order,) = orders(factory)
+    assert order.paid is True
+
+
+def test_order_status_changes_the_orders_status(
+    client: FlaskClient, worker: Any, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    payload = order_payload(at=clock.now)
+    post_webhook(client, shop, "order.create", payload)
+    worker.tick(clock.now)
+
+    closed = {**payload, "status_id": "5", "status": {"status_id": "5", "type": "3"}}
+    assert post_webhook(client, shop, "order.status", closed).status_code == 202
+    worker.tick(clock.advance(minutes=1))
+
+    (order,) = orders(factory)
+    assert (order.status_id, order.status_type) == ("5", "closed")
+    assert len(inbox_rows(factory)) == 2
+
+
+@pytest.mark.parametrize("quantity", ["NaN", "Infinity", "dwa"])
+def test_an_order_with_an_unreadable_product_quantity_is_still_recorded(
+    client: FlaskClient,
+    worker: Any,
+    factory: sessionmaker[Session],
+    shop: ShopHandle,
+    clock: Clock,
+    quantity: str,
+) -> None:
+    payload = order_payload(at=clock.now)
+    payload["products"][0]["quantity"] = quantity
+    post_webhook(client, shop, "order.create", payload)
+
+    worker.tick(clock.now)
+
+    (row,) = inbox_rows(factory)
+    assert row.status == "processed"
+    assert [o.platform_order_id for o in orders(factory)] == ["1001"]
