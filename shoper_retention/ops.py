@@ -31,7 +31,10 @@ def healthz() -> Any:
     if beat is not None:
         worker = "ok" if svc.clock() - beat < WORKER_STALE_AFTER else "stale"
     return jsonify(
-        status="ok", database="ok", worker=worker, last_worker_pass=beat.isoformat() if beat else None
+        status="ok",
+        database="ok",
+        worker=worker,
+        last_worker_pass=beat.isoformat() if beat else None,
     )
 
 

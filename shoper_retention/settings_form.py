@@ -18,23 +18,50 @@ from shoper_retention.credentials import CredentialBox
 from shoper_retention.errors import BadInput
 from shoper_retention.models import ChannelPause, Shop
 
-SENDER_RE = re.compile(r"^[A-Za-z0-9 .\-]{1,11}$")  # SMSAPI: at most 11 of a-zA-Z0-9 -.
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+SENDER_RE = re.compile(r"[A-Za-z0-9 .\-]{1,11}")  # SMSAPI: at most 11 of a-zA-Z0-9 -.
+EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 STEP_LIMIT_HOURS = 24 * 30
+COUPON_MODES = ("unique", "static", "none")
+# What the merchant sees next to each field, so an error names the field the way the page does.
+FIELD_LABELS = {
+    "step1_hours": "First reminder",
+    "step2_hours": "Second reminder",
+    "step3_hours": "Last reminder",
+    "step1_channel": "First reminder channel",
+    "step2_channel": "Second reminder channel",
+    "step3_channel": "Last reminder channel",
+    "coupon_mode": "Coupon",
+    "coupon_percent": "Discount %",
+    "coupon_valid_hours": "Valid for (hours)",
+    "coupon_static_code": "My own code",
+    "sms_sender": "Sender name",
+    "mail_from": "From address",
+    "sms_from": "SMS allowed from",
+    "sms_until": "SMS allowed until",
+    "email_from": "E-mail allowed from",
+    "email_until": "E-mail allowed until",
+}
 
 
-def apply(session: Session, shop: Shop, form: Mapping[str, str], box: CredentialBox, now: datetime) -> None:
+def apply(
+    session: Session, shop: Shop, form: Mapping[str, str], box: CredentialBox, now: datetime
+) -> None:
     """Validate everything first (nothing is stored on an error), then store."""
     enabled = form.get("cart_recovery_enabled") == "on"
-    delays = [_hours(form, f"step{n}_hours") for n in (1, 2, 3)]
-    if not delays[0] < delays[1] < delays[2]:
-        raise BadInput("each step must come after the one before", field="step2_hours")
-    channels = [form.get(f"step{n}_channel", default) for n, default in ((1, "auto"), (2, "email"), (3, "both"))]
+    # Compared in whole minutes, the unit stored: 1 and 1.005 hours would both be 60 minutes.
+    delays = [round(_hours(form, f"step{n}_hours") * 60) for n in (1, 2, 3)]
+    for n in (2, 3):  # name the first step that does not come after the one before it
+        if not delays[n - 2] < delays[n - 1]:
+            raise BadInput("each step must come after the one before", field=f"step{n}_hours")
+    channels = [
+        form.get(f"step{n}_channel", default)
+        for n, default in ((1, "auto"), (2, "email"), (3, "both"))
+    ]
     for n, channel in enumerate(channels, start=1):
         if channel not in shop_config.STEP_CHANNELS:
             raise BadInput("unknown channel", field=f"step{n}_channel")
     coupon_mode = form.get("coupon_mode", "unique")
-    if coupon_mode not in ("unique", "static", "none"):
+    if coupon_mode not in COUPON_MODES:
         raise BadInput("unknown coupon mode", field="coupon_mode")
     percent = _int(form, "coupon_percent", 1, 90)
     valid_hours = _int(form, "coupon_valid_hours", 1, 24 * 30)
@@ -42,10 +69,10 @@ def apply(session: Session, shop: Shop, form: Mapping[str, str], box: Credential
     if len(static_code) > 64:
         raise BadInput("at most 64 characters", field="coupon_static_code")
     sender = form.get("sms_sender", "").strip()
-    if sender and not SENDER_RE.match(sender):
+    if sender and not SENDER_RE.fullmatch(sender):
         raise BadInput("at most 11 letters, digits, spaces, dots or dashes", field="sms_sender")
     mail_from = form.get("mail_from", "").strip()
-    if mail_from and not EMAIL_RE.match(mail_from):
+    if mail_from and not EMAIL_RE.fullmatch(mail_from):
         raise BadInput("must be an e-mail address", field="mail_from")
     quiet: dict[str, list[str]] = {}
     for channel in ("sms", "email"):
@@ -60,7 +87,8 @@ def apply(session: Session, shop: Shop, form: Mapping[str, str], box: Credential
             "cart_recovery": {
                 "enabled": enabled,
                 "steps": [
-                    {"delay_minutes": int(h * 60), "channel": c} for h, c in zip(delays, channels)
+                    {"delay_minutes": m, "channel": c}
+                    for m, c in zip(delays, channels, strict=True)
                 ],
                 "coupon": {
                     "mode": coupon_mode,

@@ -2,15 +2,21 @@
 
 Third-party cookies are unreliable in the admin's iframe, so there is no session: the iframe
 hash is verified on entry, and every form and link carries a short-lived signed token naming the
-shop. That token is also the CSRF defence: another site cannot obtain one."""
+shop. That token is also the CSRF defence: another site cannot obtain one, so a save is accepted
+only with it (the iframe hash never expires and may leak through history, so it opens the page
+but never changes anything)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from shoper_retention import settings_form, shop_config
 from shoper_retention.app import services
@@ -20,37 +26,89 @@ from shoper_retention.models import ChannelPause, Message, Shop, WorkerHeartbeat
 from shoper_retention.platforms.shoper import signature
 
 blueprint = Blueprint("settings_page", __name__)
+LAST_MESSAGES = 50
 
 
-def _shop_from_request(session: Any) -> Shop:
-    svc = services()
-    token = request.values.get("t")
-    if token:
-        try:
-            shop_id = svc.links.read_settings_form(token)
-        except InvalidLink:
-            raise Forbidden("this page has expired: open the app again from the shop admin") from None
-        shop = session.get(Shop, shop_id)
-    else:
-        if not signature.verify_iframe(request.args, svc.settings.shoper_appstore_secret):
-            raise Forbidden("bad or missing hash")
-        shop = session.scalars(
-            select(Shop).where(Shop.platform == "shoper", Shop.platform_shop_id == request.args["shop"])
+def _shop_from_token(session: Session, token: str | None) -> Shop:
+    if not token:
+        raise Forbidden("missing form token: open the app again from the shop admin")
+    try:
+        shop_id = services().links.read_settings_form(token)
+    except InvalidLink:
+        raise Forbidden("this page has expired: open the app again from the shop admin") from None
+    return _active(session.get(Shop, shop_id))
+
+
+def _shop_from_iframe(session: Session) -> Shop:
+    if not signature.verify_iframe(request.args, services().settings.shoper_appstore_secret):
+        raise Forbidden("bad or missing hash")
+    return _active(
+        session.scalars(
+            select(Shop).where(
+                Shop.platform == "shoper", Shop.platform_shop_id == request.args["shop"]
+            )
         ).first()
+    )
+
+
+def _active(shop: Shop | None) -> Shop:
     if shop is None or not shop.active:
         raise UnknownShop("unknown shop")
     return shop
 
 
-def _render(session: Any, shop: Shop, error: BadInput | None = None, saved: bool = False) -> Any:
+def _dev_outbox_channels(shop: Shop) -> list[str]:
+    """Channels whose messages this shop's configuration leaves in the dev outbox (the same
+    choice connectors/__init__.py makes), so the merchant learns they are not delivered."""
+    settings = services().settings
+    channels = []
+    if not shop.smsapi_token_enc and not settings.smsapi_token:
+        channels.append("sms")
+    if not settings.smtp_url:
+        channels.append("email")
+    return channels
+
+
+def _form_values(
+    submitted: Mapping[str, str] | None,
+) -> tuple[Callable[..., Any], Callable[..., bool]]:
+    """Field accessors for the template: after a rejected save the page shows what the merchant
+    typed (nothing of it was stored), otherwise the stored value."""
+
+    def value(name: str, stored: Any) -> Any:
+        return submitted.get(name, "") if submitted is not None else stored
+
+    def checked(name: str, stored: bool) -> bool:
+        return submitted.get(name) == "on" if submitted is not None else stored
+
+    return value, checked
+
+
+def _render(
+    session: Session,
+    shop: Shop,
+    *,
+    error: BadInput | None = None,
+    submitted: Mapping[str, str] | None = None,
+    saved: bool = False,
+) -> tuple[str, int, dict[str, str]]:
     svc = services()
+    zone = ZoneInfo(shop.timezone)
     messages = session.scalars(
-        select(Message).where(Message.shop_id == shop.id).order_by(Message.id.desc()).limit(50)
+        select(Message)
+        .where(Message.shop_id == shop.id)
+        .order_by(Message.id.desc())
+        .limit(LAST_MESSAGES)
     ).all()
     pauses = session.scalars(select(ChannelPause).where(ChannelPause.shop_id == shop.id)).all()
     beat = session.scalars(
         select(WorkerHeartbeat.beat_at).order_by(WorkerHeartbeat.beat_at.desc()).limit(1)
     ).first()
+    value, checked = _form_values(submitted)
+
+    def local(moment: datetime | None) -> str:
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else ""
+
     body = render_template(
         "admin/settings.html",
         shop=shop,
@@ -59,13 +117,16 @@ def _render(session: Any, shop: Shop, error: BadInput | None = None, saved: bool
         messages=messages,
         pauses=pauses,
         worker_beat=beat,
-        dev_outbox=svc.settings.uses_dev_outbox and not shop.smsapi_token_enc,
+        dev_outbox_channels=_dev_outbox_channels(shop),
         token=svc.links.settings_form_token(shop.id),
         error=error,
+        error_label=settings_form.FIELD_LABELS.get(error.field or "", error.field) if error else "",
         saved=saved,
+        value=value,
+        checked=checked,
+        local=local,
     )
-    response = (body, 400 if error else 200)
-    return response, _frame_ancestors(shop)
+    return body, 400 if error else 200, _frame_ancestors(shop)
 
 
 def _frame_ancestors(shop: Shop) -> dict[str, str]:
@@ -78,21 +139,21 @@ def _frame_ancestors(shop: Shop) -> dict[str, str]:
 def settings_page() -> Any:
     svc = services()
     with svc.factory() as session:
-        shop = _shop_from_request(session)
-        (body, status), headers = _render(session, shop, saved=request.args.get("saved") == "1")
-    return body, status, headers
+        # Entry from the admin (signed iframe parameters), or back after a save (form token).
+        token = request.args.get("t")
+        shop = _shop_from_token(session, token) if token else _shop_from_iframe(session)
+        return _render(session, shop, saved=request.args.get("saved") == "1")
 
 
 @blueprint.post("/shoper/app/settings")
 def save_settings() -> Any:
     svc = services()
     with svc.factory() as session, session.begin():
-        shop = _shop_from_request(session)  # the form's signed token: CSRF and identity
+        shop = _shop_from_token(session, request.form.get("t"))  # CSRF defence and identity
         try:
             with session.begin_nested():
                 settings_form.apply(session, shop, request.form, svc.box, svc.clock())
         except BadInput as error:
-            (body, status), headers = _render(session, shop, error=error)
-            return body, status, headers
+            return _render(session, shop, error=error, submitted=request.form)
     token = svc.links.settings_form_token(shop.id)
     return redirect(url_for("settings_page.settings_page", t=token, saved=1), code=303)

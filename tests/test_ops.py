@@ -1,0 +1,163 @@
+"""The operator's endpoints: /healthz (database and worker state for load balancers and
+monitoring), /dev/outbox (embedded mode only) and /manifest.json."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from shoper_retention.app import create_app
+from shoper_retention.clock import utcnow
+from shoper_retention.db import make_engine, make_session_factory
+from shoper_retention.manifest import MANIFEST_PATH
+from shoper_retention.models import DevOutboxEntry
+from shoper_retention.settings import Settings
+from tests.support import Clock, cart_snapshot, make_shop, post_cart
+
+
+def test_healthz_reports_the_database_and_a_worker_that_never_ran(client):
+    answer = client.get("/healthz")
+    assert answer.status_code == 200
+    assert answer.json == {
+        "status": "ok",
+        "database": "ok",
+        "worker": "never ran",
+        "last_worker_pass": None,
+    }
+
+
+def test_healthz_sees_a_worker_pass_and_calls_it_stale_when_it_stops(client, worker, clock):
+    # Liveness is about real time (the heartbeat records when the pass ran), so the pass runs
+    # "now" and only the web side's clock is moved on.
+    ran_at = clock.set(utcnow())
+    worker.tick(clock.now)
+    answer = client.get("/healthz")
+    assert answer.status_code == 200
+    assert answer.json["worker"] == "ok"
+    last_pass = datetime.fromisoformat(answer.json["last_worker_pass"])
+    assert abs(last_pass - ran_at) < timedelta(seconds=5)
+
+    clock.set(last_pass + timedelta(minutes=4, seconds=59))
+    assert client.get("/healthz").json["worker"] == "ok"
+    clock.set(last_pass + timedelta(minutes=5, seconds=1))  # no pass for five minutes
+    stale = client.get("/healthz")
+    assert stale.status_code == 200  # the web side still serves; monitoring reads `worker`
+    assert stale.json["worker"] == "stale"
+
+
+def test_healthz_answers_503_when_the_database_is_unreachable(settings: Settings, tmp_path, clock):
+    missing = settings.with_(database_url=f"sqlite:///{tmp_path / 'no-such-dir' / 'db.sqlite3'}")
+    engine = make_engine(missing.database_url)
+    try:
+        app = create_app(missing, clock=clock, factory=make_session_factory(engine))
+        answer = app.test_client().get("/healthz")
+    finally:
+        engine.dispose()
+    assert answer.status_code == 503
+    assert answer.json["status"] == "unavailable"
+    assert answer.json["database"].startswith("error: ")
+
+
+def test_dev_outbox_lists_what_was_sent_when_no_provider_is_configured(
+    client, worker, factory, settings, clock: Clock
+):
+    assert settings.uses_dev_outbox
+    empty = client.get("/dev/outbox")
+    assert empty.status_code == 200
+    assert 'id="empty"' in empty.get_data(as_text=True)
+
+    shop = make_shop(factory, settings, now=clock.now)
+    start = clock.now
+    post_cart(client, shop, cart_snapshot(at=start))
+    worker.tick(clock.now)
+    worker.tick(clock.advance(minutes=31))
+    worker.tick(clock.set(start + timedelta(hours=1)))  # step 1: an SMS
+    worker.tick(clock.set(start + timedelta(hours=24)))  # step 2: an e-mail
+
+    page = client.get("/dev/outbox").get_data(as_text=True)
+    channels = re.findall(r'<article class="entry" data-channel="(\w+)">', page)
+    assert channels == ["email", "sms"]  # newest first
+    assert "to +48600100200" in page and "to anna@example.com" in page
+    assert "Sklep Testowy: Anna, twoj koszyk czeka." in page
+    assert "Wciąż myślisz o Kubek ceramiczny?" in page
+    assert 'id="empty"' not in page
+
+
+def test_dev_outbox_shows_message_html_only_inside_a_sandboxed_frame(client, factory, clock):
+    with factory() as session, session.begin():
+        session.add(
+            DevOutboxEntry(
+                idempotency_key="sr-x-1",
+                channel="email",
+                to_address="anna@example.com",
+                subject="<b>subject</b>",
+                body_text="<script>alert(1)</script>",
+                body_html='<p onclick="steal()">hello</p>',
+                created_at=clock.now,
+            )
+        )
+    page = client.get("/dev/outbox").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<b>subject</b>" not in page
+    assert '<p onclick="steal()">' not in page
+    assert 'sandbox srcdoc="&lt;p onclick=&#34;steal()&#34;&gt;hello&lt;/p&gt;"' in page
+
+
+def build_app(settings: Settings, factory: sessionmaker[Session], clock: Clock):  # type: ignore[no-untyped-def]
+    app = create_app(settings, clock=clock, factory=factory)
+    app.config["TESTING"] = True
+    return app
+
+
+def test_dev_outbox_is_not_served_once_a_real_provider_is_configured(
+    settings: Settings, factory, clock
+):
+    """With real providers it would list real shoppers' messages, to anyone: it is gone."""
+    for configured in (
+        settings.with_(smtp_url="smtp://127.0.0.1:1"),
+        settings.with_(smsapi_token="operator-token"),
+    ):
+        with factory() as session, session.begin():
+            session.add(
+                DevOutboxEntry(
+                    idempotency_key="sr-x-2",
+                    channel="sms",
+                    to_address="+48600100200",
+                    body_text="older test message",
+                    created_at=clock.now,
+                )
+            )
+        answer = build_app(configured, factory, clock).test_client().get("/dev/outbox")
+        assert answer.status_code == 404
+        assert "+48600100200" not in answer.get_data(as_text=True)
+        with factory() as session, session.begin():
+            session.query(DevOutboxEntry).delete()
+
+
+def test_manifest_json_serves_the_manifest_file(client):
+    answer = client.get("/manifest.json")
+    assert answer.status_code == 200
+    assert answer.mimetype == "application/json"
+    with MANIFEST_PATH.open(encoding="utf-8") as fh:
+        assert answer.json == json.load(fh)
+    assert answer.json["name"] == "shoper-retention"
+    assert answer.json["platforms"]["shoper"]["iframe"] == "/shoper/app"
+
+
+def test_every_path_the_manifest_announces_for_shoper_is_served(app, client):
+    manifest = client.get("/manifest.json").json
+    shoper = manifest["platforms"]["shoper"]
+    announced = [
+        shoper["callback"],
+        shoper["iframe"],
+        shoper["webhooks"]["endpoint"],
+        *manifest["storefront"].values(),
+        *manifest["shoppers"].values(),
+        *manifest["delivery_reports"].values(),
+    ]
+    served = {rule.rule for rule in app.url_map.iter_rules()}
+    assert [path for path in announced if path not in served] == []
