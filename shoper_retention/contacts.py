@@ -14,7 +14,9 @@ from shoper_retention.events import ConsentChange, ContactInfo
 from shoper_retention.models import Consent, Contact, Suppression
 
 
-def upsert_contact(session: Session, shop_id: int, info: ContactInfo, now: datetime) -> Contact | None:
+def upsert_contact(
+    session: Session, shop_id: int, info: ContactInfo, now: datetime
+) -> Contact | None:
     """The contact for `info`, created or filled in; None when it names nobody reachable."""
     if not info.email and not info.phone:
         return None
@@ -106,7 +108,9 @@ def is_suppressed(session: Session, shop_id: int, channel: str, address: str) ->
     )
 
 
-def suppress(session: Session, shop_id: int, channel: str, address: str, reason: str, now: datetime) -> bool:
+def suppress(
+    session: Session, shop_id: int, channel: str, address: str, reason: str, now: datetime
+) -> bool:
     """Add the address to the suppression list; False if it was there already."""
     if is_suppressed(session, shop_id, channel, address):
         return False

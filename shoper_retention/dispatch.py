@@ -21,8 +21,8 @@ from shoper_retention import contacts, coupons, guards, outbox, scenarios, shop_
 from shoper_retention.connectors.base import (
     Connector,
     Failed,
-    OutgoingMessage,
     Outcome,
+    OutgoingMessage,
     Paused,
     Retry,
     Sent,
@@ -155,7 +155,9 @@ class Dispatcher:
             assert message is not None
             self._record(session, message, outcome, connector.name, now, report)
 
-    def _release_for_retry(self, message_id: int, token: str | None, now: datetime, report: DispatchReport) -> None:
+    def _release_for_retry(
+        self, message_id: int, token: str | None, now: datetime, report: DispatchReport
+    ) -> None:
         with self.factory() as session, session.begin():
             message = session.get(Message, message_id)
             if message is not None and outbox.still_claimed_by(message, token):
@@ -182,7 +184,9 @@ class Dispatcher:
             return verdict
         return guards.frequency_cap(session, shop, message, now)
 
-    def _apply(self, message: Message, verdict: guards.Verdict, now: datetime, report: DispatchReport) -> None:
+    def _apply(
+        self, message: Message, verdict: guards.Verdict, now: datetime, report: DispatchReport
+    ) -> None:
         if verdict.action == "cancel":
             outbox.mark_cancelled(message, now, verdict.reason)
             report.count("cancelled", verdict.reason)
@@ -279,7 +283,8 @@ class Dispatcher:
             report.count("sent")
         elif isinstance(outcome, Retry):
             if message.attempts + 1 >= MAX_ATTEMPTS:
-                outbox.mark_failed(message, now, f"gave up after {MAX_ATTEMPTS} tries: {outcome.reason}")
+                reason = f"gave up after {MAX_ATTEMPTS} tries: {outcome.reason}"
+                outbox.mark_failed(message, now, reason)
                 report.count("failed", outcome.reason)
                 return
             delay = outcome.after or min(RETRY_BASE * 2**message.attempts, RETRY_MAX)
@@ -289,14 +294,16 @@ class Dispatcher:
             outbox.mark_failed(message, now, outcome.reason)
             if outcome.suppress and message.to_address:
                 contacts.suppress(
-                    session, message.shop_id, message.channel, message.to_address, outcome.reason, now
+                    session, message.shop_id, message.channel, message.to_address,
+                    outcome.reason, now,
                 )
             report.count("failed", outcome.reason)
         elif isinstance(outcome, Paused):
             if session.get(ChannelPause, (message.shop_id, message.channel)) is None:
                 session.add(
                     ChannelPause(
-                        shop_id=message.shop_id, channel=message.channel, reason=outcome.reason, since=now
+                        shop_id=message.shop_id, channel=message.channel,
+                        reason=outcome.reason, since=now,
                     )
                 )
             outbox.reschedule(message, now, outcome.reason, message.due_at)

@@ -49,7 +49,9 @@ def quiet_hours(shop: Shop, message: Message, now: datetime) -> Verdict:
     return SEND
 
 
-def consent_and_suppression(session: Session, shop: Shop, message: Message, contact: Contact) -> Verdict:
+def consent_and_suppression(
+    session: Session, shop: Shop, message: Message, contact: Contact
+) -> Verdict:
     address = contacts.address_for(contact, message.channel)
     if not address:
         return Verdict("skip", f"no {message.channel} address")

@@ -139,27 +139,50 @@ def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> 
 
 # Named transitions: the only places a message's status changes after planning.
 
+# Statuses only a delivery report sets; the first final report wins, so a replayed or
+# out-of-order report changes nothing.
+DELIVERY_FINAL = ("delivered", "undelivered")
+# A report may name a message we still think is pending: the provider took it though we never
+# saw its answer (timeout, crash), or we gave up retrying. The report is the proof it went out,
+# so it must not be sent again and it counts as sent (frequency cap, attribution).
+_REPORTABLE = ("sent", "claimed", "scheduled", "failed")
+
 
 def mark_sent(message: Message, now: datetime, connector: str, provider_id: str) -> None:
-    message.status = "sent"
-    message.sent_at = now
+    # A delivery report can land before the send's own outcome is recorded (a resend after a
+    # timeout or a crash): a final delivery state is never turned back into "sent".
+    if message.status not in DELIVERY_FINAL:
+        message.status = "sent"
+    message.sent_at = message.sent_at or now
     message.connector = connector
-    message.provider_id = provider_id
+    message.provider_id = provider_id or message.provider_id
     _release(message, now)
 
 
 def mark_delivered(message: Message, at: datetime, provider_status: str) -> None:
-    if message.status in ("sent", "claimed", "scheduled"):
-        message.status = "delivered"
-    message.delivered_at = message.delivered_at or at
+    if message.status not in _REPORTABLE:
+        return
+    message.status = "delivered"
+    message.sent_at = message.sent_at or at
+    message.delivered_at = at
     message.provider_status = provider_status
     message.updated_at = at
 
 
 def mark_undelivered(message: Message, at: datetime, provider_status: str) -> None:
-    if message.status in ("sent", "claimed"):
-        message.status = "undelivered"
-        message.reason = f"delivery report: {provider_status}"
+    if message.status not in _REPORTABLE:
+        return
+    message.status = "undelivered"
+    message.reason = f"delivery report: {provider_status}"
+    message.sent_at = message.sent_at or at
+    message.provider_status = provider_status
+    message.updated_at = at
+
+
+def note_provider_status(message: Message, at: datetime, provider_status: str) -> None:
+    """An intermediate report (queued, sent to the network): recorded until a final one."""
+    if message.status in DELIVERY_FINAL or message.provider_status == provider_status:
+        return
     message.provider_status = provider_status
     message.updated_at = at
 
@@ -208,7 +231,9 @@ def still_claimed_by(message: Message, token: str | None) -> bool:
     return message.status == "claimed" and message.claim_token == token
 
 
-def pending_for_subject(session: Session, shop_id: int, subject: tuple[str, int]) -> Sequence[Message]:
+def pending_for_subject(
+    session: Session, shop_id: int, subject: tuple[str, int]
+) -> Sequence[Message]:
     return session.scalars(
         select(Message).where(
             Message.shop_id == shop_id,

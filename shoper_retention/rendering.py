@@ -34,6 +34,7 @@ class Rendered:
 
 class Renderer:
     def __init__(self, templates: Path = TEMPLATES) -> None:
+        self.templates = templates
         self.env = SandboxedEnvironment(
             loader=FileSystemLoader(str(templates)),
             autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
@@ -57,10 +58,13 @@ class Renderer:
 
     def template_name(self, scenario: str, step: int, channel: str, language: str) -> str:
         ext = "html" if channel == "email" else "txt"
-        name = f"{scenario}/step{step}.{channel}.{language}.{ext}"
-        if not (TEMPLATES / name).exists():
-            name = f"{scenario}/step{step}.{channel}.en.{ext}"
-        return name
+        return self._in_language(f"{scenario}/step{step}.{channel}.{{}}.{ext}", language)
+
+    def _in_language(self, pattern: str, language: str) -> str:
+        """The template for `language`, else the English one: a text missing in one language
+        must not stop the message (nor its layout, which carries the unsubscribe footer)."""
+        name = pattern.format(language)
+        return name if (self.templates / name).exists() else pattern.format("en")
 
     def render(
         self,
@@ -88,7 +92,8 @@ class Renderer:
         subject = " ".join("".join(template.blocks["subject"](block_ctx)).split())
         body_html = Markup("".join(template.blocks["html"](template.new_context(ctx))))
         body_text = "".join(template.blocks["text"](template.new_context(ctx))).strip()
-        layout = self.env.get_template(f"_layout.email.{language}.html")
+        layout = self.env.get_template(self._in_language("_layout.email.{}.html", language))
         html = layout.render(dict(ctx, body=body_html, subject=subject))
-        footer = self.env.get_template(f"_layout.email.{language}.txt").render(ctx).strip()
+        footer_template = self.env.get_template(self._in_language("_layout.email.{}.txt", language))
+        footer = footer_template.render(ctx).strip()
         return Rendered(subject=subject, text=f"{body_text}\n\n{footer}\n", html=inline_css(html))

@@ -59,7 +59,9 @@ def unsubscribe_page(token: str) -> Any:
         shop = session.get(Shop, message.shop_id) if message else None
         if message is None or shop is None:
             return _page("error.html", 404, language="en")
-        context = {"language": shop.language, "shop_name": shop.name, "channel": message.channel}
+        context: dict[str, Any] = {
+            "language": shop.language, "shop_name": shop.name, "channel": message.channel,
+        }
         if request.method == "GET":
             return _page("unsubscribe.html", token=token, done=False, **context)
         # One-click (RFC 8058: body List-Unsubscribe=One-Click) or our page's confirm button.

@@ -14,7 +14,8 @@ from shoper_retention.models import Contact, Message
 def unsubscribe(session: Session, message: Message, now: datetime, source: str) -> bool:
     """Suppress the address the message went to; False if it already was suppressed."""
     contact = session.get(Contact, message.contact_id)
-    address = message.to_address or (contacts.address_for(contact, message.channel) if contact else "")
+    fallback = contacts.address_for(contact, message.channel) if contact else ""
+    address = message.to_address or fallback
     if not address:
         return False
     added = contacts.suppress(session, message.shop_id, message.channel, address, source, now)

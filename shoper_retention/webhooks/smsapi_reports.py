@@ -27,6 +27,8 @@ NAMES = {
     "412": "STOP",
 }
 MAX_REPORTS = 500
+PROVIDER_ID_MAX = 128  # Message.provider_id
+ID_DIGITS = 18  # fits a 64-bit id; a longer number cannot name a message of ours
 
 
 @blueprint.route("/smsapi/reports/<token>", methods=["GET", "POST"])
@@ -42,21 +44,25 @@ def delivery_report(token: str) -> Any:
         shop = session.scalars(select(Shop).where(Shop.report_token == token)).first()
         if shop is None:
             raise UnknownShop("unknown report token")
-        for i, provider_id in enumerate(ids[:MAX_REPORTS]):
+        # A report may carry only idx (no MsgId) for a message: walk the longer list.
+        for i in range(min(max(len(ids), len(idxs)), MAX_REPORTS)):
+            provider_id = ids[i] if i < len(ids) else ""
             status = statuses[i] if i < len(statuses) else ""
             idx = idxs[i] if i < len(idxs) else ""
             message = _find(session, shop.id, provider_id, idx)
             if message is None:
                 continue
+            if provider_id and not message.provider_id:
+                # Matched by idx: a resend answered "already sent" (53) never told us the id.
+                message.provider_id = provider_id[:PROVIDER_ID_MAX]
             at = _done_at(done[i] if i < len(done) else "") or now
-            name = NAMES.get(status, status)
             if status in DELIVERED:
-                outbox.mark_delivered(message, at, name)
+                outbox.mark_delivered(message, at, NAMES[status])
             elif status in UNDELIVERED:
-                outbox.mark_undelivered(message, at, name)
-            elif status:
-                message.provider_status = name
-                message.updated_at = now
+                outbox.mark_undelivered(message, at, NAMES[status])
+            elif status in NAMES:
+                outbox.note_provider_status(message, now, NAMES[status])
+            # Anything else is not an SMSAPI status: ignored rather than stored.
     return "OK", 200, {"Content-Type": "text/plain"}
 
 
@@ -67,16 +73,34 @@ def _split(value: str) -> list[str]:
 def _find(session: Any, shop_id: int, provider_id: str, idx: str) -> Message | None:
     conditions = []
     if provider_id:
-        conditions.append(Message.provider_id == provider_id)
-    prefix = f"sr-{shop_id}-"
-    if idx.startswith(prefix) and idx[len(prefix):].isdigit():
-        conditions.append(Message.id == int(idx[len(prefix):]))
+        conditions.append(Message.provider_id == provider_id[:PROVIDER_ID_MAX])
+    message_id = _message_id(shop_id, idx)
+    if message_id is not None:
+        conditions.append(Message.id == message_id)
     if not conditions:
         return None
     return session.scalars(
-        select(Message).where(Message.shop_id == shop_id, Message.channel == "sms", or_(*conditions))
+        select(Message).where(
+            Message.shop_id == shop_id, Message.channel == "sms", or_(*conditions)
+        )
     ).first()
 
 
+def _message_id(shop_id: int, idx: str) -> int | None:
+    """Our message id from an idx `sr-<shop>-<id>` (Message.idempotency_key) of this shop."""
+    prefix = f"sr-{shop_id}-"
+    number = idx[len(prefix):] if idx.startswith(prefix) else ""
+    # ASCII digits only (str.isdigit takes "١٢" too), and within the id column's range.
+    if not (number.isascii() and number.isdigit()) or len(number) > ID_DIGITS:
+        return None
+    return int(number)
+
+
 def _done_at(value: str) -> datetime | None:
-    return datetime.fromtimestamp(int(value), UTC) if value.isdigit() else None
+    """SMSAPI's `donedate` (unix seconds); a value no clock can hold is ignored."""
+    if not (value.isascii() and value.isdigit()):
+        return None
+    try:
+        return datetime.fromtimestamp(int(value), UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
