@@ -209,6 +209,7 @@ def test_unsubscribe_from_an_sms_stops_sms_everywhere_but_keeps_the_emails(
     (cancelled,) = [m for m in messages(factory) if m.status == "cancelled"]
     assert cancelled.reason == "unsubscribed"
 
+    worker.tick(clock.set(start + timedelta(hours=24)))
     worker.tick(clock.set(start + timedelta(hours=72)))
 
     assert [e.channel for e in outbox_entries(factory)] == ["sms", "email", "email"]

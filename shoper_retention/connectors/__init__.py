@@ -11,9 +11,13 @@ from shoper_retention.connectors.base import Connector
 from shoper_retention.connectors.dev_outbox import DevOutboxConnector
 from shoper_retention.connectors.smsapi import SmsapiConnector
 from shoper_retention.connectors.smtp import SmtpConnector
+from shoper_retention.connectors.unconfigured import UnconfiguredConnector
 from shoper_retention.settings import Settings
 
-PROVIDERS = {"sms": ("smsapi", "dev_outbox"), "email": ("smtp", "dev_outbox")}
+PROVIDERS = {
+    "sms": ("smsapi", "dev_outbox", "unconfigured"),
+    "email": ("smtp", "dev_outbox", "unconfigured"),
+}
 
 
 def sms_connector(
@@ -22,10 +26,14 @@ def sms_connector(
     token = shop_token or settings.smsapi_token
     if token:
         return SmsapiConnector(settings.smsapi_url, token, sender=sender)
+    if not settings.uses_dev_outbox:
+        return UnconfiguredConnector("sms", "no SMSAPI token: add yours in these settings")
     return DevOutboxConnector("sms", factory)
 
 
 def email_connector(settings: Settings, factory: sessionmaker[Session]) -> Connector:
     if settings.smtp_url:
         return SmtpConnector.from_url(settings.smtp_url, settings.mail_from)
+    if not settings.uses_dev_outbox:
+        return UnconfiguredConnector("email", "no SMTP server configured on this server")
     return DevOutboxConnector("email", factory)

@@ -11,12 +11,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from shoper_retention import contacts, outbox, shop_config
 from shoper_retention.events import CartChanged, DomainEvent, OrderPlaced, ShopUninstalled
 from shoper_retention.models import Cart, Contact, Message, Order, Shop
+from shoper_retention.models.outbox import PENDING_STATUSES
 from shoper_retention.scenarios.base import SendServices
 
 NAME = "cart_recovery"
@@ -126,6 +127,10 @@ class CartRecovery:
         if order is not None:
             close_carts_for_order(session, shop, order, now)
             return "order placed"
+        if _later_step_due(session, message, now):
+            # After an outage several steps are due at once: send only the latest, not three
+            # reminders in one minute (and keep the SMS frequency cap for the coupon SMS).
+            return "superseded by a later step"
         return None
 
     def context(
@@ -177,6 +182,23 @@ def _channels(session: Session, contact: Contact, choice: str) -> list[str]:
     return [choice] if {"sms": sms_ok, "email": email_ok}.get(choice) else []
 
 
+def _later_step_due(session: Session, message: Message, now: datetime) -> bool:
+    later = session.scalars(
+        select(Message.id)
+        .where(
+            Message.shop_id == message.shop_id,
+            Message.scenario == NAME,
+            Message.subject_type == "cart",
+            Message.subject_id == message.subject_id,
+            Message.step > message.step,
+            Message.status.in_(PENDING_STATUSES),
+            Message.due_at <= now,
+        )
+        .limit(1)
+    ).first()
+    return later is not None
+
+
 def restore_target(shop: Shop, cart: Cart) -> str:
     """The storefront's restore URL when the widget gave one on the shop's own origin, else the
     shop's basket with our cart token (the widget refills the cart from it)."""
@@ -188,7 +210,7 @@ def restore_target(shop: Shop, cart: Cart) -> str:
 
 def order_since(session: Session, shop_id: int, cart: Cart) -> Order | None:
     """An order by the cart's contact placed since the cart started, or the cart's own order."""
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if cart.contact_id is not None:
         conditions.append(
             (Order.contact_id == cart.contact_id) & (Order.placed_at >= cart.started_at)

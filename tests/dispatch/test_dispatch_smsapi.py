@@ -46,7 +46,7 @@ def smsapi() -> Iterator[FakeSmsapi]:
 def sms_worker(
     settings: Settings, factory: sessionmaker[Session], http: requests.Session, smsapi: FakeSmsapi
 ) -> Worker:
-    """The operator's SMSAPI token; e-mail still goes to the dev outbox."""
+    """The operator's SMSAPI token and no SMTP: e-mail has no provider, so it waits (paused)."""
     return Worker(
         settings.with_(smsapi_url=smsapi.url, smsapi_token=TOKEN), factory, http=http, name="w"
     )
@@ -177,7 +177,8 @@ def test_invalid_number_fails_the_message_and_suppresses_the_number(
 
     last_sms = step(factory, 3, "sms")
     assert (last_sms.status, last_sms.reason) == ("skipped", "unsubscribed")
-    assert step(factory, 3, "email").status == "sent"  # the e-mail address is still fine
+    email3 = step(factory, 3, "email")  # the e-mail address is not suppressed by the bad number
+    assert (email3.status, email3.reason) == ("scheduled", "no SMTP server configured on this server")
     assert len(smsapi.requests) == 1
 
 
@@ -321,3 +322,29 @@ def test_smsapi_timeout_retries_and_the_late_acceptance_is_not_sent_twice(
     assert step(factory, 1, "sms").status == "sent"
     assert len(smsapi.sent) == 1
     assert len(smsapi.requests) == 2
+
+
+def test_sms_with_no_token_anywhere_pauses_instead_of_vanishing_when_smtp_is_configured(
+    client, factory, settings, clock, http
+):
+    """With a real provider configured the dev outbox is off, so an SMS with no SMSAPI token
+    must wait (paused, shown to the merchant) rather than be marked sent."""
+    from shoper_retention.models import ChannelPause
+    from shoper_retention.worker import Worker
+    from tests.support import cart_snapshot, make_shop, messages, outbox_entries, post_cart
+
+    prod = settings.with_(smtp_url="smtp://127.0.0.1:1")
+    worker = Worker(prod, factory, http=http, name="w")
+    shop = make_shop(factory, prod, now=clock.now)
+    start = clock.now
+    post_cart(client, shop, cart_snapshot(at=start))
+    worker.tick(clock.now)
+    worker.tick(clock.advance(minutes=31))
+    report = worker.tick(clock.set(start + timedelta(hours=1)))
+    assert report.dispatch.paused == 1
+    (sms,) = [m for m in messages(factory) if m.step == 1]
+    assert sms.status == "scheduled"
+    assert outbox_entries(factory) == []
+    with factory() as session:
+        pause = session.get(ChannelPause, (shop.id, "sms"))
+        assert pause is not None and "SMSAPI token" in pause.reason

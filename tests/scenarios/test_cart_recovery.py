@@ -86,3 +86,16 @@ def test_a_late_order_create_does_not_set_a_changed_status_back(client, worker, 
     with factory() as session:
         order = session.scalars(select(Order)).one()
     assert (order.status_id, order.status_type, order.paid) == ("2", "open", True)
+
+
+def test_after_an_outage_only_the_latest_due_step_is_sent(client, worker, factory, settings, clock):
+    shop = make_shop(factory, settings, now=clock.now)
+    start = clock.now
+    post_cart(client, shop, cart_snapshot(at=start))
+    worker.tick(clock.now)
+    worker.tick(clock.advance(minutes=31))
+    report = worker.tick(clock.set(start + timedelta(hours=80)))  # the worker was down
+    sent = {(m.step, m.channel) for m in messages(factory) if m.status == "sent"}
+    assert sent == {(3, "email"), (3, "sms")}  # the coupon SMS is not eaten by the cap
+    assert report.dispatch.cancelled == 2
+    assert {m.reason for m in messages(factory) if m.step < 3} == {"superseded by a later step"}
