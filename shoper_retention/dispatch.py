@@ -258,6 +258,7 @@ class Dispatcher:
             notify_url=notify_url,
             shop_id=shop.id,
             message_id=message.id,
+            date=now,
         )
 
     def _notify_url(self, shop: Shop) -> str:

@@ -33,7 +33,7 @@ def _shop_from_token(session: Session, token: str | None) -> Shop:
     if not token:
         raise Forbidden("missing form token: open the app again from the shop admin")
     try:
-        shop_id = services().links.read_settings_form(token)
+        shop_id = services().links.read_settings_form(token, services().clock())
     except InvalidLink:
         raise Forbidden("this page has expired: open the app again from the shop admin") from None
     return _active(session.get(Shop, shop_id))
@@ -118,7 +118,7 @@ def _render(
         pauses=pauses,
         worker_beat=beat,
         dev_outbox_channels=_dev_outbox_channels(shop),
-        token=svc.links.settings_form_token(shop.id),
+        token=svc.links.settings_form_token(shop.id, svc.clock()),
         error=error,
         error_label=settings_form.FIELD_LABELS.get(error.field or "", error.field) if error else "",
         saved=saved,
@@ -155,5 +155,5 @@ def save_settings() -> Any:
                 settings_form.apply(session, shop, request.form, svc.box, svc.clock())
         except BadInput as error:
             return _render(session, shop, error=error, submitted=request.form)
-    token = svc.links.settings_form_token(shop.id)
+    token = svc.links.settings_form_token(shop.id, svc.clock())
     return redirect(url_for("settings_page.settings_page", t=token, saved=1), code=303)

@@ -7,7 +7,7 @@ decide (record, retry, fail, pause the shop's channel) in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 
@@ -30,6 +30,9 @@ class OutgoingMessage:
     notify_url: str = ""  # SMS delivery reports
     shop_id: int | None = None
     message_id: int | None = None
+    # When the dispatcher sent it (its `now`), so the e-mail Date agrees with our records,
+    # also under `tick --now`.
+    date: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -168,7 +168,7 @@ class SmtpConnector:
         mail["To"] = message.to
         mail["Subject"] = message.subject
         # EmailMessage adds neither Date nor Message-ID by itself.
-        mail["Date"] = format_datetime(self._clock())
+        mail["Date"] = format_datetime(message.date or self._clock())
         mail["Message-ID"] = message_id_for(message.idempotency_key, sender)
         for name, value in message.headers.items():
             # The message's own headers win (List-Unsubscribe, Reply-To, ...): replacing keeps

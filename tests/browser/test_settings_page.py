@@ -7,20 +7,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
-import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shoper_retention import shop_config
 from shoper_retention.credentials import CredentialBox
+from shoper_retention.links import Links
 from shoper_retention.models import ChannelPause, Shop
 from shoper_retention.settings import Settings
 from shoper_retention.worker import Worker
@@ -317,14 +317,9 @@ def settings_form(token: str | None, **changes: str) -> dict[str, str]:
     return form
 
 
-def old_token(shop_id: int, age: timedelta) -> str:
-    """A form token signed as the server signs it, but `age` ago."""
-
-    class PastSigner(TimestampSigner):
-        def get_timestamp(self) -> int:
-            return int(time.time() - age.total_seconds())
-
-    return URLSafeTimedSerializer(SECRET, salt="settings-form", signer=PastSigner).dumps(shop_id)
+def old_token(shop_id: int, signed_at: datetime) -> str:
+    """A form token signed as the server signs it, at `signed_at`."""
+    return Links(SECRET, "https://retention.example").settings_form_token(shop_id, signed_at)
 
 
 def test_a_save_with_a_fresh_form_token_is_stored(client, factory, settings, clock):
@@ -345,8 +340,8 @@ def test_a_save_without_a_valid_form_token_is_refused_and_changes_nothing(
 ):
     shop = make_shop(factory, settings, now=clock.now, licence=LICENCE)
     if token == "forged":
-        token = URLSafeTimedSerializer("another-secret-key-0123456789", salt="settings-form").dumps(
-            shop.id
+        token = Links("another-secret-key-0123456789", "https://x.example").settings_form_token(
+            shop.id, clock.now
         )
     answer = client.post("/shoper/app/settings", data=settings_form(token))
     assert answer.status_code == 403
@@ -366,11 +361,10 @@ def test_the_iframe_hash_opens_the_page_but_cannot_save_it(client, factory, sett
 
 def test_an_expired_form_token_is_refused(client, factory, settings, clock):
     shop = make_shop(factory, settings, now=clock.now, licence=LICENCE)
-    fresh = client.post(
-        "/shoper/app/settings", data=settings_form(old_token(shop.id, timedelta(hours=1)))
-    )
+    an_hour_ago = old_token(shop.id, clock.now - timedelta(hours=1))
+    fresh = client.post("/shoper/app/settings", data=settings_form(an_hour_ago))
     assert fresh.status_code == 303  # an hour-old page still saves
-    expired = old_token(shop.id, timedelta(hours=3))
+    expired = old_token(shop.id, clock.now - timedelta(hours=3))
     answer = client.post("/shoper/app/settings", data=settings_form(expired, sms_sender="Later"))
     assert answer.status_code == 403
     assert "expired" in answer.json["message"]
@@ -384,9 +378,11 @@ def test_a_form_token_is_bound_to_its_shop(client, factory, settings, clock):
     token = form_token(client, LICENCE)
 
     # Editing the shop id inside the token breaks its signature.
-    _payload, timestamp, signature = token.split(".")
-    other_id = base64.urlsafe_b64encode(str(other.id).encode()).decode().rstrip("=")
-    tampered = ".".join((other_id, timestamp, signature))
+    payload, signature = token.split(".")
+    padded = payload + "=" * (-len(payload) % 4)
+    _shop_id, signed = json.loads(base64.urlsafe_b64decode(padded))
+    other_payload = base64.urlsafe_b64encode(json.dumps([other.id, signed]).encode()).decode()
+    tampered = ".".join((other_payload.rstrip("="), signature))
     answer = client.post("/shoper/app/settings", data=settings_form(tampered))
     assert answer.status_code == 403
 

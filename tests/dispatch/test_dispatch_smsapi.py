@@ -230,7 +230,7 @@ def test_no_credit_pauses_the_channel_until_the_merchant_saves_the_settings(
     assert len(smsapi.requests) == 1  # paused messages are not even claimed
     assert step(factory, 1, "sms").status == "scheduled"
 
-    token = Links(settings.secret_key, settings.public_url).settings_form_token(shop.id)
+    token = Links(settings.secret_key, settings.public_url).settings_form_token(shop.id, clock.now)
     page = client.get(f"/shoper/app?t={token}")
     assert page.status_code == 200
     assert reason in page.get_data(as_text=True)
