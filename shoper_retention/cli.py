@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import click
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from shoper_retention.settings import Settings, SettingsError
 
@@ -26,6 +29,18 @@ def _factory(settings: Settings):  # type: ignore[no-untyped-def]
     return make_session_factory(make_engine(settings.database_url))
 
 
+@contextmanager
+def _database_errors() -> Iterator[None]:
+    """An unreachable database or a missing schema is an operator's fix: say which, briefly."""
+    try:
+        yield
+    except (OperationalError, ProgrammingError) as exc:
+        raise click.ClickException(
+            f"database error: {str(exc.orig).strip()} "
+            "(is the database reachable, and has `shoper-retention db upgrade` run?)"
+        ) from exc
+
+
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
 def main(verbose: bool) -> None:
@@ -34,6 +49,8 @@ def main(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # a dozen set-up lines per run
 
 
 @main.group()
@@ -47,7 +64,8 @@ def db_upgrade() -> None:
     from shoper_retention.migrate import upgrade
 
     settings = _settings()
-    upgrade(settings)
+    with _database_errors():
+        upgrade(settings)
     click.echo("database is up to date")
 
 
@@ -68,7 +86,9 @@ def serve(host: str, port: int) -> None:
     app = create_app(settings, factory=factory)
     scheduler = Worker(settings, factory).scheduler(background=True)
     scheduler.start()
-    outbox_note = " (messages go to the dev outbox: /dev/outbox)" if settings.uses_dev_outbox else ""
+    outbox_note = ""
+    if settings.uses_dev_outbox:
+        outbox_note = " (messages go to the dev outbox: /dev/outbox)"
     click.echo(f"serving on http://{host}:{port}{outbox_note}")
     try:
         waitress_serve(app, host=host, port=port, threads=8)
@@ -89,21 +109,28 @@ def worker() -> None:
 @main.command()
 @click.option("--now", "now_text", default=None, help="ISO 8601 time the clock should read.")
 def tick(now_text: str | None) -> None:
-    """One pass of every job as if the clock read --now; prints what it did."""
+    """One pass of every job as if the clock read --now; prints what it did.
+
+    Exits 1 when a job failed (listed under "errors"), so a cron job or a script notices."""
     from shoper_retention.clock import utcnow
     from shoper_retention.worker import Worker
 
     now = _parse_now(now_text) if now_text else utcnow()
     settings = _settings()
-    report = Worker(settings, _factory(settings)).tick(now)
+    with _database_errors():
+        report = Worker(settings, _factory(settings)).tick(now)
     click.echo(json.dumps({"now": now.isoformat(), **report.summary()}, indent=2))
+    if report.errors:
+        sys.exit(1)
 
 
 def _parse_now(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise click.BadParameter("use ISO 8601, e.g. 2026-12-01T10:00:00Z", param_hint="--now") from exc
+        raise click.BadParameter(
+            "use ISO 8601, e.g. 2026-12-01T10:00:00Z", param_hint="--now"
+        ) from exc
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -119,7 +146,7 @@ def shops_list(as_json: bool) -> None:
     from shoper_retention.models import Shop
 
     settings = _settings()
-    with _factory(settings)() as session:
+    with _database_errors(), _factory(settings)() as session:
         rows = [
             {
                 "id": s.id,

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from shoper_retention import shop_config
 from shoper_retention.app import create_app
+from shoper_retention.clock import utcnow
 from shoper_retention.connectors.dev_outbox import DevOutboxConnector
 from shoper_retention.coupons import CreateAtPlatform
 from shoper_retention.credentials import CredentialBox
@@ -73,7 +74,10 @@ def run_demo(settings: Settings, echo: Callable[[str], None]) -> None:
             data=json.dumps(_snapshot(cart_id, who, email, phone, start)),
             content_type="application/json",
         )
-        echo(f"[+  0.0 h] {who} leaves a cart with 2 items (storefront answered {answer.status_code})")
+        echo(
+            f"[+  0.0 h] {who} leaves a cart with 2 items "
+            f"(storefront answered {answer.status_code})"
+        )
     at(timedelta(minutes=31), "carts idle for 30 min become abandoned")
     at(timedelta(hours=1), "step 1: SMS (both gave SMS consent)")
     at(timedelta(hours=24), "step 2: e-mail with product photos")
@@ -90,14 +94,21 @@ def run_demo(settings: Settings, echo: Callable[[str], None]) -> None:
             "X-Webhook-Sha1": webhook_sha1(DEMO_WEBHOOK_ID, secret, body),
         },
     )
-    echo(f"[+ 30.0 h] Piotr places an order (signed order.create webhook answered {answer.status_code})")
+    echo(
+        "[+ 30.0 h] Piotr places an order "
+        f"(signed order.create webhook answered {answer.status_code})"
+    )
     at(timedelta(hours=30, minutes=1), "worker ingests the order, cancelling his step 3")
     at(timedelta(hours=72), "step 3: e-mail + SMS with a unique coupon")
 
     with factory() as session:
-        cart_ids = [c for (c,) in session.execute(
-            select(Cart.id).where(Cart.shop_id == shop_id, Cart.platform_cart_id.like(f"demo-{run}-%"))
-        )]
+        cart_ids = list(
+            session.scalars(
+                select(Cart.id).where(
+                    Cart.shop_id == shop_id, Cart.platform_cart_id.like(f"demo-{run}-%")
+                )
+            )
+        )
         entries = session.scalars(
             select(DevOutboxEntry)
             .join(Message, Message.id == DevOutboxEntry.message_id)
@@ -109,7 +120,8 @@ def run_demo(settings: Settings, echo: Callable[[str], None]) -> None:
         ).all()
     echo("\nWhat the shoppers received (dev outbox):")
     for e in entries:
-        echo(f"\n--- {e.channel.upper()} to {e.to_address}" + (f"  |  {e.subject}" if e.subject else ""))
+        subject = f"  |  {e.subject}" if e.subject else ""
+        echo(f"\n--- {e.channel.upper()} to {e.to_address}{subject}")
         echo(e.body_text.strip()[:700])
     echo("\nCarts: " + ", ".join(f"{cid.rsplit('-', 1)[-1]} {status}" for cid, status in statuses))
     echo(f"All messages: {settings.public_url}/dev/outbox (while `make run` is serving)")
@@ -117,7 +129,7 @@ def run_demo(settings: Settings, echo: Callable[[str], None]) -> None:
 
 def _next_morning() -> datetime:
     zone = ZoneInfo("Europe/Warsaw")
-    day = datetime.now(zone).date() + timedelta(days=1)
+    day = utcnow().astimezone(zone).date() + timedelta(days=1)
     return datetime(day.year, day.month, day.day, 10, 0, tzinfo=zone).astimezone(UTC)
 
 

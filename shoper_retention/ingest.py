@@ -21,14 +21,14 @@ from shoper_retention.platforms.shoper import events as shoper_events
 from shoper_retention.storefront_events import parse_snapshot
 
 log = logging.getLogger(__name__)
-LEASE = timedelta(minutes=5)
+LEASE = timedelta(minutes=5)  # the worker passes settings.claim_lease_seconds
 
 
 @dataclass
 class IngestReport:
     processed: int = 0
-    failed: int = 0
-    retried: int = 0
+    failed: int = 0  # marked failed: not understood, or out of retries
+    retried: int = 0  # an unexpected error; the row comes back after a backoff
 
 
 def to_events(shop: Shop, delivery: InboxDelivery, now: datetime) -> Sequence[DomainEvent]:
@@ -46,7 +46,9 @@ def to_events(shop: Shop, delivery: InboxDelivery, now: datetime) -> Sequence[Do
     raise DomainError(f"unknown delivery source {delivery.source!r}")
 
 
-def apply_events(session: Session, shop: Shop, events: Sequence[DomainEvent], now: datetime) -> None:
+def apply_events(
+    session: Session, shop: Shop, events: Sequence[DomainEvent], now: datetime
+) -> None:
     for event in events:
         if isinstance(event, OrderPlaced):
             orders.apply_order(session, shop.id, event, now)
@@ -59,11 +61,15 @@ def apply_events(session: Session, shop: Shop, events: Sequence[DomainEvent], no
             scenario.on_event(session, shop, event, now)
 
 
-def process_pending(factory: sessionmaker[Session], now: datetime, limit: int = 200) -> IngestReport:
+def process_pending(
+    factory: sessionmaker[Session], now: datetime, limit: int = 200, lease: timedelta = LEASE
+) -> IngestReport:
+    """Claim pending deliveries in batches and process each in its own transaction, until none
+    is left. A worker that dies mid-batch leaves its claims to run out after `lease`."""
     report = IngestReport()
     while True:
         with factory() as session, session.begin():
-            batch = inbox.claim(session, now, limit, LEASE)
+            batch = inbox.claim(session, now, limit, lease)
             ids = [(d.id, d.claim_token) for d in batch]
         if not ids:
             return report
@@ -74,7 +80,11 @@ def process_pending(factory: sessionmaker[Session], now: datetime, limit: int = 
 
 
 def _process_one(
-    factory: sessionmaker[Session], delivery_id: int, token: str | None, now: datetime, report: IngestReport
+    factory: sessionmaker[Session],
+    delivery_id: int,
+    token: str | None,
+    now: datetime,
+    report: IngestReport,
 ) -> None:
     try:
         with factory() as session, session.begin():
@@ -97,16 +107,20 @@ def _process_one(
             delivery.processed_at = now
             delivery.claim_token = None
             delivery.lease_until = None
-    except Exception:
+    except Exception as exc:
         log.exception("inbox %s: unexpected error, will retry", delivery_id)
         with factory() as session, session.begin():
-            delivery = session.get(InboxDelivery, delivery_id)
-            if delivery is not None and delivery.claim_token == token:
-                delivery.attempts += 1
-                delivery.claim_token = None
-                backoff = timedelta(seconds=30 * 2**delivery.attempts)
-                delivery.lease_until = now + backoff
-                if delivery.attempts >= inbox.MAX_ATTEMPTS:
-                    delivery.status = "failed"
-                    delivery.error = "unexpected error; see the worker log"
-        report.retried += 1
+            delivery = session.get(InboxDelivery, delivery_id, with_for_update=True)
+            if delivery is None or delivery.claim_token != token:
+                return
+            delivery.attempts += 1
+            delivery.claim_token = None
+            # The claim's lease doubles as the backoff: the row is claimable again after it.
+            delivery.lease_until = now + timedelta(seconds=30 * 2**delivery.attempts)
+            delivery.error = f"unexpected error ({type(exc).__name__}); see the worker log"[:500]
+            if delivery.attempts >= inbox.MAX_ATTEMPTS:
+                delivery.status = "failed"
+                delivery.processed_at = now
+                report.failed += 1
+            else:
+                report.retried += 1

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.engine import make_url
 
 from shoper_retention.settings import PROJECT_ROOT, Settings
 
@@ -16,6 +19,9 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(settings: Settings, revision: str = "head") -> None:
-    if settings.database_url.startswith("sqlite:///"):
-        settings.instance_path.mkdir(parents=True, exist_ok=True)
+    """Apply the migrations; a SQLite file (and its folder) is created on first run."""
+    if settings.database_url.startswith("sqlite"):
+        database = make_url(settings.database_url).database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(settings.database_url), revision)

@@ -9,11 +9,12 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import requests
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shoper_retention import connectors, ingest, scenarios, shop_config
@@ -21,7 +22,7 @@ from shoper_retention.clock import utcnow
 from shoper_retention.connectors.base import Connector
 from shoper_retention.coupons import CreateAtPlatform
 from shoper_retention.credentials import CredentialBox
-from shoper_retention.dispatch import DispatchReport, Dispatcher
+from shoper_retention.dispatch import Dispatcher, DispatchReport
 from shoper_retention.models import Shop, WorkerHeartbeat
 from shoper_retention.platforms.shoper.install import ShoperInstaller
 from shoper_retention.settings import Settings
@@ -34,15 +35,20 @@ SHOP_PAGE = 200
 class TickReport:
     ingested: int = 0
     ingest_failed: int = 0
+    ingest_retried: int = 0
     planned: int = 0
     shops_maintained: int = 0
     dispatch: DispatchReport = field(default_factory=DispatchReport)
+    # Jobs (or one shop's scan) that raised: logged with their traceback, and listed here so
+    # `tick` shows them; the rest of the pass ran anyway.
+    errors: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         d = self.dispatch
         return {
             "ingested": self.ingested,
             "ingest_failed": self.ingest_failed,
+            "ingest_retried": self.ingest_retried,
             "planned": self.planned,
             "shops_maintained": self.shops_maintained,
             "sent": d.sent,
@@ -53,10 +59,13 @@ class TickReport:
             "failed": d.failed,
             "paused": d.paused,
             "reasons": d.reasons,
+            "errors": self.errors,
         }
 
 
-def connector_factory(settings: Settings, factory: sessionmaker[Session]) -> Callable[[Shop, str], Connector]:
+def connector_factory(
+    settings: Settings, factory: sessionmaker[Session]
+) -> Callable[[Shop, str], Connector]:
     box = CredentialBox(settings.secret_key)
 
     def build(shop: Shop, channel: str) -> Connector:
@@ -79,32 +88,71 @@ class Worker:
         connectors_for: Callable[[Shop, str], Connector] | None = None,
         coupons_for: Callable[[Session, datetime], CreateAtPlatform] | None = None,
         name: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.settings = settings
         self.factory = factory
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        # Only the heartbeat reads it: liveness is about real time, whatever `now` a pass
+        # simulates (a `tick --now` in 2030 must not make /healthz report a live worker).
+        self.clock = clock
         self.shoper = ShoperInstaller(settings, http)
         self.connectors_for = connectors_for or connector_factory(settings, factory)
         self.coupons_for = coupons_for or self.shoper.coupon_creator
 
     def tick(self, now: datetime) -> TickReport:
+        """One pass of every job. A job that raises is logged and reported, and the next job
+        runs: a shop whose token refresh hits a bug must not stop every shop's messages. A
+        database that is unreachable fails the whole pass instead (every job would fail)."""
         report = TickReport()
-        done = ingest.process_pending(self.factory, now)
-        report.ingested, report.ingest_failed = done.processed, done.failed
-        report.planned = self.scan(now)
-        with self.factory() as session, session.begin():
-            report.shops_maintained = self.shoper.maintain(session, now)
-        report.dispatch = self.dispatcher(now).dispatch_due(now)
-        self._beat(now)
+        lease = timedelta(seconds=self.settings.claim_lease_seconds)
+
+        def ingest_job() -> None:
+            done = ingest.process_pending(self.factory, now, lease=lease)
+            report.ingested, report.ingest_failed = done.processed, done.failed
+            report.ingest_retried = done.retried
+
+        def scan_job() -> None:
+            report.planned = self.scan(now, report)
+
+        def maintain_job() -> None:
+            with self.factory() as session, session.begin():
+                report.shops_maintained = self.shoper.maintain(session, now)
+
+        def dispatch_job() -> None:
+            report.dispatch = self.dispatcher(now).dispatch_due(now)
+
+        for job, run in (
+            ("ingest", ingest_job),
+            ("scan", scan_job),
+            ("maintain", maintain_job),
+            ("dispatch", dispatch_job),
+        ):
+            self._isolated(report, job, run)
+        self._beat()
         return report
+
+    @staticmethod
+    def _isolated(report: TickReport, job: str, run: Callable[[], None]) -> None:
+        try:
+            run()
+        except OperationalError:
+            raise  # the database is down or locked: the next pass retries everything
+        except Exception as exc:
+            log.exception("worker job %s failed; the next pass will retry", job)
+            report.errors.append(f"{job}: {type(exc).__name__}: {exc}"[:500])
 
     def dispatcher(self, now: datetime) -> Dispatcher:
         return Dispatcher(
             self.settings, self.factory, self.connectors_for, coupons_for=self.coupons_for
         )
 
-    def scan(self, now: datetime) -> int:
-        """Every scenario's clock-driven planning, one shop per transaction, paged by id."""
+    def scan(self, now: datetime, report: TickReport | None = None) -> int:
+        """Every scenario's clock-driven planning, one shop per transaction, paged by id.
+
+        A shop whose scan raises (say, settings it cannot read) is rolled back and skipped;
+        the other shops are scanned as usual."""
+        report = report or TickReport()
         planned, last_id = 0, 0
         while True:
             with self.factory() as session:
@@ -117,30 +165,43 @@ class Worker:
                     )
                 )
             for shop_id in shop_ids:
-                with self.factory() as session, session.begin():
-                    shop = session.get(Shop, shop_id)
-                    assert shop is not None
-                    for scenario in scenarios.REGISTRY.values():
-                        planned += scenario.scan(session, shop, now)
+
+                def scan_shop(shop_id: int = shop_id) -> None:
+                    nonlocal planned
+                    planned += self._scan_shop(shop_id, now)
+
+                self._isolated(report, f"scan of shop {shop_id}", scan_shop)
             if len(shop_ids) < SHOP_PAGE:
                 return planned
             last_id = shop_ids[-1]
 
-    def _beat(self, now: datetime) -> None:
+    def _scan_shop(self, shop_id: int, now: datetime) -> int:
+        planned = 0
+        with self.factory() as session, session.begin():
+            shop = session.get(Shop, shop_id)
+            if shop is None:
+                return 0  # uninstalled and deleted since the page was read
+            for scenario in scenarios.REGISTRY.values():
+                planned += scenario.scan(session, shop, now)
+        return planned
+
+    def _beat(self) -> None:
+        at = self.clock()
         with self.factory() as session, session.begin():
             beat = session.get(WorkerHeartbeat, self.name)
             if beat is None:
-                session.add(WorkerHeartbeat(name=self.name, beat_at=now))
+                session.add(WorkerHeartbeat(name=self.name, beat_at=at))
             else:
-                beat.beat_at = now
+                beat.beat_at = at
 
     def safe_tick(self) -> None:
         """The scheduled job: a failing pass is logged and the next one runs as usual."""
         try:
-            report = self.tick(utcnow())
+            report = self.tick(self.clock())
             summary = report.summary()
-            if any(v for k, v in summary.items() if k != "reasons"):
-                log.info("worker pass: %s", {k: v for k, v in summary.items() if k != "reasons"})
+            counts = {k: v for k, v in summary.items() if k not in ("reasons", "errors")}
+            if any(counts.values()):
+                log.info("worker pass: %s", counts)
         except Exception:
             log.exception("worker pass failed; the next one will retry")
 

@@ -164,37 +164,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_suppressions')),
     sa.UniqueConstraint('shop_id', 'channel', 'address', name=op.f('uq_suppressions_shop_id_channel_address'))
     )
-    op.create_table('carts',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('shop_id', sa.Integer(), nullable=False),
-    sa.Column('platform_cart_id', sa.String(length=128), nullable=False),
-    sa.Column('contact_id', sa.Integer(), nullable=True),
-    sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('run', sa.Integer(), nullable=False),
-    sa.Column('items', sa.JSON(), nullable=False),
-    sa.Column('currency', sa.String(length=3), nullable=False),
-    sa.Column('total', sa.Numeric(precision=12, scale=2), nullable=False),
-    sa.Column('restore_url', sa.Text(), nullable=False),
-    sa.Column('token', sa.String(length=32), nullable=False),
-    sa.Column('started_at', shoper_retention.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_activity_at', shoper_retention.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('snapshot_at', shoper_retention.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('abandoned_at', shoper_retention.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('closed_at', shoper_retention.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('order_id', sa.Integer(), nullable=True),
-    sa.Column('order_ref', sa.String(length=64), nullable=True),
-    sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_carts_contact_id_contacts'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_carts_order_id_orders'), ondelete='SET NULL', use_alter=True),
-    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_carts_shop_id_shops'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_carts')),
-    sa.UniqueConstraint('shop_id', 'platform_cart_id', name=op.f('uq_carts_shop_id_platform_cart_id')),
-    sa.UniqueConstraint('token', name=op.f('uq_carts_token'))
-    )
-    with op.batch_alter_table('carts', schema=None) as batch_op:
-        batch_op.create_index('ix_carts_contact_id', ['contact_id'], unique=False)
-        batch_op.create_index('ix_carts_shop_id_status_last_activity_at', ['shop_id', 'status', 'last_activity_at'], unique=False)
-        batch_op.create_index('ix_carts_status_last_activity_at', ['status', 'last_activity_at'], unique=False)
-
     op.create_table('consents',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('shop_id', sa.Integer(), nullable=False),
@@ -272,7 +241,7 @@ def upgrade() -> None:
     sa.Column('updated_at', shoper_retention.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('attributed_message_id', sa.Integer(), nullable=True),
     sa.Column('attributed_scenario', sa.String(length=32), nullable=True),
-    sa.ForeignKeyConstraint(['attributed_message_id'], ['messages.id'], name=op.f('fk_orders_attributed_message_id_messages'), ondelete='SET NULL', use_alter=True),
+    sa.ForeignKeyConstraint(['attributed_message_id'], ['messages.id'], name=op.f('fk_orders_attributed_message_id_messages'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_orders_contact_id_contacts'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_orders_shop_id_shops'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_orders')),
@@ -280,6 +249,39 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.create_index('ix_orders_shop_id_contact_id_placed_at', ['shop_id', 'contact_id', 'placed_at'], unique=False)
+
+    # carts after orders and orders after messages: every foreign key is created inline,
+    # on PostgreSQL too (a use_alter key inside create_table is silently left out there).
+    op.create_table('carts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('shop_id', sa.Integer(), nullable=False),
+    sa.Column('platform_cart_id', sa.String(length=128), nullable=False),
+    sa.Column('contact_id', sa.Integer(), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('run', sa.Integer(), nullable=False),
+    sa.Column('items', sa.JSON(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('total', sa.Numeric(precision=12, scale=2), nullable=False),
+    sa.Column('restore_url', sa.Text(), nullable=False),
+    sa.Column('token', sa.String(length=32), nullable=False),
+    sa.Column('started_at', shoper_retention.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_activity_at', shoper_retention.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('snapshot_at', shoper_retention.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('abandoned_at', shoper_retention.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', shoper_retention.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('order_id', sa.Integer(), nullable=True),
+    sa.Column('order_ref', sa.String(length=64), nullable=True),
+    sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_carts_contact_id_contacts'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_carts_order_id_orders'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_carts_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_carts')),
+    sa.UniqueConstraint('shop_id', 'platform_cart_id', name=op.f('uq_carts_shop_id_platform_cart_id')),
+    sa.UniqueConstraint('token', name=op.f('uq_carts_token'))
+    )
+    with op.batch_alter_table('carts', schema=None) as batch_op:
+        batch_op.create_index('ix_carts_contact_id', ['contact_id'], unique=False)
+        batch_op.create_index('ix_carts_shop_id_status_last_activity_at', ['shop_id', 'status', 'last_activity_at'], unique=False)
+        batch_op.create_index('ix_carts_status_last_activity_at', ['status', 'last_activity_at'], unique=False)
 
     op.create_table('restock_subscriptions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -322,6 +324,12 @@ def downgrade() -> None:
         batch_op.drop_index('ix_restock_subscriptions_shop_id_product_id_variant_id_status')
 
     op.drop_table('restock_subscriptions')
+    with op.batch_alter_table('carts', schema=None) as batch_op:
+        batch_op.drop_index('ix_carts_status_last_activity_at')
+        batch_op.drop_index('ix_carts_shop_id_status_last_activity_at')
+        batch_op.drop_index('ix_carts_contact_id')
+
+    op.drop_table('carts')
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.drop_index('ix_orders_shop_id_contact_id_placed_at')
 
@@ -339,12 +347,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_consents_contact_id_channel_id')
 
     op.drop_table('consents')
-    with op.batch_alter_table('carts', schema=None) as batch_op:
-        batch_op.drop_index('ix_carts_status_last_activity_at')
-        batch_op.drop_index('ix_carts_shop_id_status_last_activity_at')
-        batch_op.drop_index('ix_carts_contact_id')
-
-    op.drop_table('carts')
     op.drop_table('suppressions')
     op.drop_table('product_stocks')
     with op.batch_alter_table('inbox', schema=None) as batch_op:

@@ -1,0 +1,92 @@
+"""manifest.json tells app markets and operators what the add-on is; these tests keep it true.
+
+Every webhook event it subscribes to has a handler and every handler is subscribed to; every
+path it names is a route of the app, answering the methods the public contract gives it (the
+manifest lists only what is built); its scenarios are the registry's; and GET /manifest.json
+serves the file itself."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+import shoper_retention
+from shoper_retention import scenarios
+from shoper_retention.manifest import MANIFEST_PATH, webhook_events
+from shoper_retention.platforms.shoper import events as shoper_events
+
+# The methods architecture.md gives each kind of path, by the manifest key that names it.
+METHODS = {
+    "callback": {"POST"},
+    "iframe": {"GET"},
+    "endpoint": {"POST"},  # webhooks
+    "oauth_callback": {"GET"},
+    "widget": {"GET"},
+    "events": {"POST"},  # storefront cart events (the webhook "events" is a list, not a path)
+    "restock": {"POST"},
+    "click": {"GET"},
+    "unsubscribe": {"GET", "POST"},
+    "smsapi": {"GET", "POST"},
+}
+
+
+def _manifest() -> dict[str, Any]:
+    """Read from disk, not through the code under test's cache."""
+    return json.loads(MANIFEST_PATH.read_text(encoding="utf-8"))
+
+
+def _paths(node: Any, key: str = "") -> list[tuple[str, str]]:
+    """Every (key, path) in the manifest: any string value that starts with '/'."""
+    if isinstance(node, dict):
+        return [found for k, value in node.items() for found in _paths(value, k)]
+    if isinstance(node, list):
+        return [found for value in node for found in _paths(value, key)]
+    return [(key, node)] if isinstance(node, str) and node.startswith("/") else []
+
+
+def _routes(app: Flask) -> dict[str, set[str]]:
+    routes: dict[str, set[str]] = {}
+    for rule in app.url_map.iter_rules():
+        routes.setdefault(rule.rule, set()).update(rule.methods or ())
+    return routes
+
+
+def test_every_shoper_event_in_the_manifest_has_a_handler_and_every_handler_is_subscribed() -> None:
+    events = _manifest()["platforms"]["shoper"]["webhooks"]["events"]
+    assert len(events) == len(set(events)), "an event is listed twice"
+    assert set(events) == set(shoper_events.HANDLERS)
+    assert webhook_events("shoper") == events  # what install registers at Shoper
+
+
+def test_a_planned_platform_names_no_paths_and_no_events_until_it_is_built() -> None:
+    planned = [p for p in _manifest()["platforms"].values() if p.get("status") == "planned"]
+    for platform in planned:
+        assert _paths(platform) == []
+        assert platform.get("webhooks", {}).get("events", []) == []
+
+
+def test_every_path_in_the_manifest_is_a_route_answering_its_methods(app: Flask) -> None:
+    routes = _routes(app)
+    declared = _paths(_manifest())
+    assert len(declared) >= 6  # callback, iframe, webhooks, storefront events, click, unsubscribe
+    for key, path in declared:
+        assert path in routes, f"manifest names {path} ({key}), but no route serves it"
+        assert key in METHODS, f"add the methods of manifest key {key!r} to METHODS"
+        assert METHODS[key] <= routes[path], f"{path} answers {sorted(routes[path])}"
+
+
+def test_the_manifest_names_the_registered_scenarios_and_the_package_version() -> None:
+    manifest = _manifest()
+    assert manifest["scenarios"] == list(scenarios.REGISTRY)
+    assert manifest["name"] == "shoper-retention"
+    assert manifest["version"] == shoper_retention.__version__
+
+
+def test_get_manifest_json_serves_the_file(client: FlaskClient) -> None:
+    answer = client.get("/manifest.json")
+    assert answer.status_code == 200
+    assert answer.mimetype == "application/json"
+    assert answer.get_json() == _manifest()
