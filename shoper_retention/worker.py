@@ -116,8 +116,7 @@ class Worker:
             report.planned = self.scan(now, report)
 
         def maintain_job() -> None:
-            with self.factory() as session, session.begin():
-                report.shops_maintained = self.shoper.maintain(session, now)
+            report.shops_maintained = self.shoper.maintain(self.factory, now)
 
         def dispatch_job() -> None:
             report.dispatch = self.dispatcher(now).dispatch_due(now)

@@ -161,3 +161,11 @@ def test_every_path_the_manifest_announces_for_shoper_is_served(app, client):
     ]
     served = {rule.rule for rule in app.url_map.iter_rules()}
     assert [path for path in announced if path not in served] == []
+
+
+def test_healthz_does_not_trust_a_worker_beat_from_the_future(client, factory, clock):
+    from shoper_retention.models import WorkerHeartbeat
+
+    with factory() as session, session.begin():
+        session.add(WorkerHeartbeat(name="skewed", beat_at=clock.now + timedelta(hours=6)))
+    assert client.get("/healthz").json["worker"] == "stale"

@@ -329,3 +329,18 @@ def test_an_order_with_an_unreadable_product_quantity_is_still_recorded(
     (row,) = inbox_rows(factory)
     assert row.status == "processed"
     assert [o.platform_order_id for o in orders(factory)] == ["1001"]
+
+
+def test_order_fields_that_do_not_fit_are_dropped_not_retried_forever(
+    client: FlaskClient, worker: Any, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    """A year-1 date, an over-long user id and a 300-character e-mail must not make the order
+    fail on PostgreSQL's column limits (DataError) or in time-zone arithmetic."""
+    payload = order_payload("9090", at=clock.now)
+    payload.update(date="0001-01-01 00:30:00", user_id="9" * 200, email="a" * 300 + "@example.com")
+    assert post_webhook(client, shop, "order.create", payload).status_code == 202
+    worker.tick(clock.now)
+    with factory() as session:
+        order = session.scalars(select(Order)).one()
+        assert order.placed_at == clock.now  # unusable date: the time we received it
+        assert order.email is None

@@ -52,6 +52,8 @@ def _order(data: dict[str, Any], timezone: str, region: str, now: datetime) -> O
     country = str(billing.get("country_code") or region or "PL").upper()[:2]
     phone = to_e164(str(billing.get("phone") or delivery.get("phone") or ""), country)
     email = str(data.get("email") or "").strip().lower() or None
+    if email is not None and (len(email) > 254 or "@" not in email):
+        email = None  # not an address we could write to (and too long for the column)
     raw_status = data.get("status")
     status = raw_status if isinstance(raw_status, dict) else {}
     status_type = STATUS_TYPES.get(str(status.get("type", "")), "")
@@ -63,7 +65,7 @@ def _order(data: dict[str, Any], timezone: str, region: str, now: datetime) -> O
             email=email,
             phone=phone,
             first_name=str(billing.get("firstname") or "")[:100],
-            platform_customer_id=str(data.get("user_id") or "") or None,
+            platform_customer_id=str(data.get("user_id") or "")[:64] or None,
         ),
         total=_decimal(data.get("sum")),
         currency=str(data.get("currency_name") or "")[:3].upper(),
@@ -120,9 +122,9 @@ def _shop_time(value: Any, timezone: str) -> datetime | None:
         return None
     try:
         local = datetime.strptime(str(value)[:19], "%Y-%m-%d %H:%M:%S")
-    except ValueError:
+        return local.replace(tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+    except (ValueError, OverflowError):  # e.g. "0001-01-01 00:30:00" has no UTC equivalent
         return None
-    return local.replace(tzinfo=ZoneInfo(timezone)).astimezone(UTC)
 
 
 def _order_event(event_name: str) -> Callable[..., list[DomainEvent]]:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from shoper_retention import outbox
 from shoper_retention.coupons import CouponUnavailable, CreateAtPlatform
@@ -224,27 +224,39 @@ class ShoperInstaller:
         shop.scopes = ",".join(tokens.scopes)
 
     # --- worker jobs ------------------------------------------------------------------------
-    def maintain(self, session: Session, now: datetime) -> int:
-        """Refresh tokens close to expiry and finish interrupted set-ups; returns shops touched."""
-        shops = session.scalars(
-            select(Shop)
-            .where(Shop.platform == PLATFORM, Shop.status == "active")
-            .where(
-                (Shop.webhooks_registered.is_(False))
-                | (Shop.token_expires_at < now + REFRESH_MARGIN)
+    def maintain(self, factory: sessionmaker[Session], now: datetime) -> int:
+        """Refresh tokens close to expiry and finish interrupted set-ups; returns shops touched.
+
+        One transaction per shop: Shoper rotates the refresh token the moment we use it, so a
+        failure in one shop must not roll back the tokens another shop just received. Shops
+        whose tokens expire soonest go first."""
+        with factory() as session:
+            shop_ids = list(
+                session.scalars(
+                    select(Shop.id)
+                    .where(Shop.platform == PLATFORM, Shop.status == "active")
+                    .where(
+                        (Shop.webhooks_registered.is_(False))
+                        | (Shop.token_expires_at < now + REFRESH_MARGIN)
+                    )
+                    .order_by(Shop.token_expires_at)
+                    .limit(100)
+                )
             )
-            .limit(100)
-        ).all()
-        for shop in shops:
-            if not shop.webhooks_registered:
-                self.finish_setup(session, shop, now)
-                continue
-            try:
-                self.refresh(shop, now)
-            except (api.ShoperError, requests.RequestException) as exc:
-                shop.setup_error = f"token refresh failed: {exc}"[:500]
-                log.warning("shop %s: token refresh failed: %s", shop.id, exc)
-        return len(shops)
+        for shop_id in shop_ids:
+            with factory() as session, session.begin():
+                shop = session.get(Shop, shop_id, with_for_update=True)
+                if shop is None:
+                    continue
+                if not shop.webhooks_registered:
+                    self.finish_setup(session, shop, now)
+                    continue
+                try:
+                    self.refresh(shop, now)
+                except (api.ShoperError, requests.RequestException) as exc:
+                    shop.setup_error = f"token refresh failed: {exc}"[:500]
+                    log.warning("shop %s: token refresh failed: %s", shop.id, exc)
+        return len(shop_ids)
 
     # --- coupons ----------------------------------------------------------------------------
     def coupon_creator(self, session: Session, now: datetime) -> CreateAtPlatform:
