@@ -3,7 +3,7 @@ latest SMS sent within 1 day (an SMS is often acted on without a click)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -26,8 +26,11 @@ def attribute(session: Session, order: Order) -> Message | None:
             Message.sent_at.is_not(None),
             Message.sent_at <= placed,
             or_(
-                and_(Message.clicked_at.is_not(None), Message.clicked_at >= placed - CLICK_WINDOW,
-                     Message.clicked_at <= placed),
+                and_(
+                    Message.clicked_at.is_not(None),
+                    Message.clicked_at >= placed - CLICK_WINDOW,
+                    Message.clicked_at <= placed,
+                ),
                 and_(Message.channel == "sms", Message.sent_at >= placed - SMS_SEND_WINDOW),
             ),
         )

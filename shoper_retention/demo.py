@@ -170,12 +170,22 @@ def _snapshot(cart_id: str, name: str, email: str, phone: str, now: datetime) ->
         "occurred_at": now.isoformat(),
         "currency": "PLN",
         "items": [
-            {"product_id": "101", "name": "Kubek ceramiczny", "price": "49.90", "quantity": 2,
-             "image_url": "https://sklep-demo.example/img/kubek.jpg",
-             "product_url": "https://sklep-demo.example/kubek"},
-            {"product_id": "202", "name": "Herbata zielona 100 g", "price": "24.00", "quantity": 1,
-             "image_url": "https://sklep-demo.example/img/herbata.jpg",
-             "product_url": "https://sklep-demo.example/herbata"},
+            {
+                "product_id": "101",
+                "name": "Kubek ceramiczny",
+                "price": "49.90",
+                "quantity": 2,
+                "image_url": "https://sklep-demo.example/img/kubek.jpg",
+                "product_url": "https://sklep-demo.example/kubek",
+            },
+            {
+                "product_id": "202",
+                "name": "Herbata zielona 100 g",
+                "price": "24.00",
+                "quantity": 1,
+                "image_url": "https://sklep-demo.example/img/herbata.jpg",
+                "product_url": "https://sklep-demo.example/herbata",
+            },
         ],
         "contact": {"email": email, "phone": phone, "first_name": name},
         "consent": {"email": True, "sms": True},
@@ -195,6 +205,13 @@ def _order(order_id: str, email: str, now: datetime) -> dict[str, object]:
         "sum": "123.80",
         "currency_name": "PLN",
         "billingAddress": {"firstname": "Piotr", "phone": "600300400", "country_code": "PL"},
-        "products": [{"product_id": "101", "stock_id": "1", "name": "Kubek ceramiczny",
-                      "price": "49.90", "quantity": "2"}],
+        "products": [
+            {
+                "product_id": "101",
+                "stock_id": "1",
+                "name": "Kubek ceramiczny",
+                "price": "49.90",
+                "quantity": "2",
+            }
+        ],
     }

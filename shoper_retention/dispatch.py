@@ -244,7 +244,11 @@ class Dispatcher:
         message.updated_at = now
         log.info(
             "message %s (%s step %s) -> %s %s",
-            message.id, message.scenario, message.step, message.channel, masked(address),
+            message.id,
+            message.scenario,
+            message.step,
+            message.channel,
+            masked(address),
         )
         return OutgoingMessage(
             channel=message.channel,
@@ -295,16 +299,22 @@ class Dispatcher:
             outbox.mark_failed(message, now, outcome.reason)
             if outcome.suppress and message.to_address:
                 contacts.suppress(
-                    session, message.shop_id, message.channel, message.to_address,
-                    outcome.reason, now,
+                    session,
+                    message.shop_id,
+                    message.channel,
+                    message.to_address,
+                    outcome.reason,
+                    now,
                 )
             report.count("failed", outcome.reason)
         elif isinstance(outcome, Paused):
             if session.get(ChannelPause, (message.shop_id, message.channel)) is None:
                 session.add(
                     ChannelPause(
-                        shop_id=message.shop_id, channel=message.channel,
-                        reason=outcome.reason, since=now,
+                        shop_id=message.shop_id,
+                        channel=message.channel,
+                        reason=outcome.reason,
+                        since=now,
                     )
                 )
             outbox.reschedule(message, now, outcome.reason, message.due_at)

@@ -60,7 +60,9 @@ def unsubscribe_page(token: str) -> Any:
         if message is None or shop is None:
             return _page("error.html", 404, language="en")
         context: dict[str, Any] = {
-            "language": shop.language, "shop_name": shop.name, "channel": message.channel,
+            "language": shop.language,
+            "shop_name": shop.name,
+            "channel": message.channel,
         }
         if request.method == "GET":
             return _page("unsubscribe.html", token=token, done=False, **context)

@@ -32,7 +32,9 @@ SECRET = "test-secret-key-0123456789abcdef"
 
 
 def pytest_report_header() -> str:
-    return f"database: {'PostgreSQL ' + make_url(PG_URL).render_as_string(hide_password=True) if PG_URL else 'SQLite files'}"
+    if not PG_URL:
+        return "database: SQLite files"
+    return f"database: PostgreSQL {make_url(PG_URL).render_as_string(hide_password=True)}"
 
 
 @pytest.fixture(scope="session")

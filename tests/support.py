@@ -148,15 +148,28 @@ def order_payload(
         "paid": total if paid else "0.00",
         "currency_name": "PLN",
         "lang_id": "1",
-        "billingAddress": {"firstname": "Anna", "lastname": "Nowak", "phone": phone, "country_code": "PL"},
+        "billingAddress": {
+            "firstname": "Anna",
+            "lastname": "Nowak",
+            "phone": phone,
+            "country_code": "PL",
+        },
         "deliveryAddress": {"firstname": "Anna", "phone": phone},
         "products": [
-            {"product_id": "101", "stock_id": "1", "name": "Kubek ceramiczny", "price": "49.90", "quantity": "2"}
+            {
+                "product_id": "101",
+                "stock_id": "1",
+                "name": "Kubek ceramiczny",
+                "price": "49.90",
+                "quantity": "2",
+            }
         ],
     }
 
 
-def webhook_headers(shop: ShopHandle, event: str, body: bytes, *, secret: str | None = None) -> dict[str, str]:
+def webhook_headers(
+    shop: ShopHandle, event: str, body: bytes, *, secret: str | None = None
+) -> dict[str, str]:
     return {
         "Content-Type": "application/json",
         "X-Webhook-Id": WEBHOOK_ID,
@@ -168,7 +181,9 @@ def webhook_headers(shop: ShopHandle, event: str, body: bytes, *, secret: str | 
 
 def post_webhook(client: Any, shop: ShopHandle, event: str, payload: dict[str, Any]) -> Any:
     body = json.dumps(payload).encode()
-    return client.post(f"/shoper/webhooks/{shop.ref}", data=body, headers=webhook_headers(shop, event, body))
+    return client.post(
+        f"/shoper/webhooks/{shop.ref}", data=body, headers=webhook_headers(shop, event, body)
+    )
 
 
 def post_cart(client: Any, shop: ShopHandle, snapshot: dict[str, Any], **kw: Any) -> Any:

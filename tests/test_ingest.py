@@ -32,7 +32,10 @@ def _orders(factory: sessionmaker[Session]) -> list[str]:
 
 
 def test_an_order_webhook_answered_202_is_turned_into_an_order_by_the_next_tick(
-    client: FlaskClient, factory: sessionmaker[Session], settings: Settings, worker: Worker,
+    client: FlaskClient,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    worker: Worker,
     clock: Clock,
 ) -> None:
     shop = make_shop(factory, settings, now=clock.now)
@@ -53,7 +56,10 @@ def test_an_order_webhook_answered_202_is_turned_into_an_order_by_the_next_tick(
 
 
 def test_the_same_delivery_arriving_twice_is_stored_and_applied_once(
-    client: FlaskClient, factory: sessionmaker[Session], settings: Settings, worker: Worker,
+    client: FlaskClient,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    worker: Worker,
     clock: Clock,
 ) -> None:
     shop = make_shop(factory, settings, now=clock.now)
@@ -66,7 +72,10 @@ def test_the_same_delivery_arriving_twice_is_stored_and_applied_once(
 
 
 def test_a_delivery_from_an_unknown_source_is_marked_failed_with_the_reason_and_the_rest_go_on(
-    client: FlaskClient, factory: sessionmaker[Session], settings: Settings, worker: Worker,
+    client: FlaskClient,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    worker: Worker,
     clock: Clock,
 ) -> None:
     shop = make_shop(factory, settings, now=clock.now)
@@ -96,7 +105,10 @@ def test_a_delivery_from_an_unknown_source_is_marked_failed_with_the_reason_and_
 
 
 def test_an_unexpected_error_is_retried_with_backoff_then_failed_and_later_rows_go_on(
-    client: FlaskClient, factory: sessionmaker[Session], settings: Settings, worker: Worker,
+    client: FlaskClient,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    worker: Worker,
     clock: Clock,
 ) -> None:
     start = clock.now
@@ -136,7 +148,10 @@ def test_an_unexpected_error_is_retried_with_backoff_then_failed_and_later_rows_
 
 
 def test_two_workers_draining_the_same_inbox_apply_each_delivery_once(
-    client: FlaskClient, factory: sessionmaker[Session], settings: Settings, clock: Clock,
+    client: FlaskClient,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    clock: Clock,
 ) -> None:
     shop = make_shop(factory, settings, now=clock.now)
     count = 60

@@ -132,4 +132,3 @@ def test_alembic_command_line_downgrades_to_base_and_upgrades_again(
     assert _tables(empty_database_url) <= {"alembic_version"}
     alembic("upgrade", "head")
     assert _differences(empty_database_url) == []
-

@@ -6,7 +6,7 @@ It pauses that channel for the shop instead, which the settings page shows."""
 
 from __future__ import annotations
 
-from shoper_retention.connectors.base import Connector, OutgoingMessage, Outcome, Paused
+from shoper_retention.connectors.base import Connector, Outcome, OutgoingMessage, Paused
 
 
 class UnconfiguredConnector:

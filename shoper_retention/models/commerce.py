@@ -69,7 +69,9 @@ class Order(Base):
     email: Mapped[str | None] = mapped_column(String(255), default=None)
     phone: Mapped[str | None] = mapped_column(String(20), default=None)
     status_id: Mapped[str] = mapped_column(String(16), default="")
-    status_type: Mapped[str] = mapped_column(String(16), default="")  # new, open, closed, unrealised
+    status_type: Mapped[str] = mapped_column(
+        String(16), default=""
+    )  # new, open, closed, unrealised
     paid: Mapped[bool] = mapped_column(default=False)
     total: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     currency: Mapped[str] = mapped_column(String(3), default="")

@@ -105,6 +105,8 @@ class DevOutboxEntry(Base):
 Index("ix_messages_status_due_at", Message.status, Message.due_at)
 Index("ix_messages_claim_token", Message.claim_token)
 Index("ix_messages_shop_id_subject", Message.shop_id, Message.subject_type, Message.subject_id)
-Index("ix_messages_contact_id_channel_sent_at", Message.contact_id, Message.channel, Message.sent_at)
+Index(
+    "ix_messages_contact_id_channel_sent_at", Message.contact_id, Message.channel, Message.sent_at
+)
 Index("ix_messages_shop_id_provider_id", Message.shop_id, Message.provider_id)
 Index("ix_messages_shop_id_id", Message.shop_id, Message.id)

@@ -42,7 +42,9 @@ class Scenario(Protocol):
     def scan(self, session: Session, shop: Shop, now: datetime) -> int:
         """Clock-driven planning (carts gone idle, birthdays, ...); returns messages planned."""
 
-    def exit_reason(self, session: Session, shop: Shop, message: Message, now: datetime) -> str | None:
+    def exit_reason(
+        self, session: Session, shop: Shop, message: Message, now: datetime
+    ) -> str | None:
         """Re-checked right before a send: why this message must not go out any more."""
 
     def context(

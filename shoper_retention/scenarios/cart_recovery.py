@@ -115,7 +115,9 @@ class CartRecovery:
         return planned
 
     # --- right before a send -------------------------------------------------------------
-    def exit_reason(self, session: Session, shop: Shop, message: Message, now: datetime) -> str | None:
+    def exit_reason(
+        self, session: Session, shop: Shop, message: Message, now: datetime
+    ) -> str | None:
         cart = session.get(Cart, message.subject_id)
         if cart is None or cart.shop_id != shop.id:
             return "cart deleted"
@@ -307,7 +309,9 @@ def close_carts_for_order(session: Session, shop: Shop, order: Order, now: datet
         _close_cart(session, cart, order, now, "order placed")
 
 
-def _close_cart(session: Session, cart: Cart, order: Order | None, now: datetime, reason: str) -> None:
+def _close_cart(
+    session: Session, cart: Cart, order: Order | None, now: datetime, reason: str
+) -> None:
     if cart.status in OPEN_STATES:
         cart.status = "ordered"
         cart.closed_at = now
@@ -315,6 +319,10 @@ def _close_cart(session: Session, cart: Cart, order: Order | None, now: datetime
         cart.order_id = order.id
         if order.attributed_message_id is not None:
             message = session.get(Message, order.attributed_message_id)
-            if message is not None and message.subject_type == "cart" and message.subject_id == cart.id:
+            if (
+                message is not None
+                and message.subject_type == "cart"
+                and message.subject_id == cart.id
+            ):
                 cart.status = "recovered"
     outbox.cancel_pending(session, cart.shop_id, reason, now, subject=("cart", cart.id))

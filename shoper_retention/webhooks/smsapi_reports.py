@@ -22,8 +22,16 @@ blueprint = Blueprint("smsapi_reports", __name__)
 DELIVERED = {"404"}
 UNDELIVERED = {"402", "405", "406", "407"}
 NAMES = {
-    "401": "NOT_FOUND", "402": "EXPIRED", "403": "SENT", "404": "DELIVERED", "405": "UNDELIVERED",
-    "406": "FAILED", "407": "REJECTED", "408": "UNKNOWN", "409": "QUEUE", "410": "ACCEPTED",
+    "401": "NOT_FOUND",
+    "402": "EXPIRED",
+    "403": "SENT",
+    "404": "DELIVERED",
+    "405": "UNDELIVERED",
+    "406": "FAILED",
+    "407": "REJECTED",
+    "408": "UNKNOWN",
+    "409": "QUEUE",
+    "410": "ACCEPTED",
     "412": "STOP",
 }
 MAX_REPORTS = 500
@@ -89,7 +97,7 @@ def _find(session: Any, shop_id: int, provider_id: str, idx: str) -> Message | N
 def _message_id(shop_id: int, idx: str) -> int | None:
     """Our message id from an idx `sr-<shop>-<id>` (Message.idempotency_key) of this shop."""
     prefix = f"sr-{shop_id}-"
-    number = idx[len(prefix):] if idx.startswith(prefix) else ""
+    number = idx[len(prefix) :] if idx.startswith(prefix) else ""
     # ASCII digits only (str.isdigit takes "١٢" too), and within the id column's range.
     if not (number.isascii() and number.isdigit()) or len(number) > ID_DIGITS:
         return None

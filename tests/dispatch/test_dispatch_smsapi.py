@@ -178,7 +178,10 @@ def test_invalid_number_fails_the_message_and_suppresses_the_number(
     last_sms = step(factory, 3, "sms")
     assert (last_sms.status, last_sms.reason) == ("skipped", "unsubscribed")
     email3 = step(factory, 3, "email")  # the e-mail address is not suppressed by the bad number
-    assert (email3.status, email3.reason) == ("scheduled", "no SMTP server configured on this server")
+    assert (email3.status, email3.reason) == (
+        "scheduled",
+        "no SMTP server configured on this server",
+    )
     assert len(smsapi.requests) == 1
 
 

@@ -173,7 +173,11 @@ def test_shop_in_a_language_without_texts_gets_english_mail_with_its_unsubscribe
 ):
     shop = make_shop(factory, settings, now=clock.now, language="de", name="Teehaus")
     start = post_and_abandon(
-        client, mail_worker, shop, clock, cart_snapshot(at=clock.now, phone=None, consent=EMAIL_ONLY)
+        client,
+        mail_worker,
+        shop,
+        clock,
+        cart_snapshot(at=clock.now, phone=None, consent=EMAIL_ONLY),
     )
 
     assert mail_worker.tick(clock.set(start + timedelta(hours=1))).dispatch.sent == 1

@@ -32,7 +32,9 @@ def test_abandoned_cart_gets_three_steps_with_the_right_content_channel_and_coup
     client, worker, factory, settings, clock
 ):
     shop = make_shop(
-        factory, settings, now=clock.now,
+        factory,
+        settings,
+        now=clock.now,
         overrides={"scenarios": {"cart_recovery": {"coupon": {"static_code": "STALY10"}}}},
     )
     start = _abandon_cart(client, worker, shop, clock)
@@ -49,7 +51,9 @@ def test_abandoned_cart_gets_three_steps_with_the_right_content_channel_and_coup
     assert worker.tick(clock.set(start + timedelta(hours=1))).dispatch.sent == 1
     (sms1,) = outbox_entries(factory)
     assert sms1.channel == "sms" and sms1.to_address == "+48600100200"
-    assert sms1.body_text.startswith("Sklep Testowy: Anna, twoj koszyk czeka.")  # GSM-7 transliterated
+    assert sms1.body_text.startswith(
+        "Sklep Testowy: Anna, twoj koszyk czeka."
+    )  # GSM-7 transliterated
     assert "https://retention.example/c/" in sms1.body_text
     assert "Rezygnacja: https://retention.example/u/" in sms1.body_text
 
@@ -120,7 +124,9 @@ def test_order_is_attributed_to_the_sms_that_preceded_it(client, worker, factory
     assert cart.status == "recovered"
 
 
-def test_cart_updated_later_continues_with_the_current_items(client, worker, factory, settings, clock):
+def test_cart_updated_later_continues_with_the_current_items(
+    client, worker, factory, settings, clock
+):
     shop = make_shop(factory, settings, now=clock.now)
     start = _abandon_cart(client, worker, shop, clock)
     worker.tick(clock.set(start + timedelta(hours=1)))

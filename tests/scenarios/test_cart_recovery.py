@@ -15,7 +15,9 @@ def _cart(factory):  # type: ignore[no-untyped-def]
         return session.scalars(select(Cart)).one()
 
 
-def test_a_shopper_clock_days_ahead_does_not_freeze_the_cart(client, worker, factory, settings, clock):
+def test_a_shopper_clock_days_ahead_does_not_freeze_the_cart(
+    client, worker, factory, settings, clock
+):
     shop = make_shop(factory, settings, now=clock.now)
     post_cart(client, shop, cart_snapshot(at=clock.now + timedelta(days=3)))
     worker.tick(clock.now)
@@ -34,14 +36,24 @@ def test_idle_cart_without_contact_is_parked_then_reminded_once_a_contact_arrive
     worker.tick(clock.advance(minutes=31))
     assert _cart(factory).status == "anonymous"
     assert messages(factory) == []
-    post_cart(client, shop, cart_snapshot(at=clock.advance(minutes=1), email="ola@example.com", phone=None))
+    post_cart(
+        client,
+        shop,
+        cart_snapshot(at=clock.advance(minutes=1), email="ola@example.com", phone=None),
+    )
     worker.tick(clock.now)
     worker.tick(clock.advance(minutes=31))
     assert _cart(factory).status == "abandoned"
-    assert [(m.step, m.channel) for m in messages(factory)] == [(1, "email"), (2, "email"), (3, "email")]
+    assert [(m.step, m.channel) for m in messages(factory)] == [
+        (1, "email"),
+        (2, "email"),
+        (3, "email"),
+    ]
 
 
-def test_a_refilled_emptied_cart_starts_a_new_run_of_reminders(client, worker, factory, settings, clock):
+def test_a_refilled_emptied_cart_starts_a_new_run_of_reminders(
+    client, worker, factory, settings, clock
+):
     shop = make_shop(factory, settings, now=clock.now)
     post_cart(client, shop, cart_snapshot(at=clock.now))
     worker.tick(clock.now)
@@ -69,12 +81,16 @@ def test_order_seen_on_the_thank_you_page_closes_the_cart_before_the_webhook(
     worker.tick(clock.now)
     assert _cart(factory).status == "ordered"
     assert {m.status for m in messages(factory)} == {"cancelled"}
-    post_webhook(client, shop, "order.create", order_payload("5005", at=clock.now, email="other@example.com"))
+    post_webhook(
+        client, shop, "order.create", order_payload("5005", at=clock.now, email="other@example.com")
+    )
     worker.tick(clock.now)
     assert _cart(factory).order_id is not None
 
 
-def test_a_late_order_create_does_not_set_a_changed_status_back(client, worker, factory, settings, clock):
+def test_a_late_order_create_does_not_set_a_changed_status_back(
+    client, worker, factory, settings, clock
+):
     shop = make_shop(factory, settings, now=clock.now)
     paid = order_payload("77", at=clock.now, paid=True)
     post_webhook(client, shop, "order.status", paid)

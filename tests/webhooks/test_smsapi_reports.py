@@ -24,16 +24,26 @@ def sent_sms(factory: sessionmaker[Session], shop: ShopHandle, provider_id: str,
     """An SMS we sent earlier and SMSAPI accepted under `provider_id`; returns its id."""
     at = DONE - timedelta(minutes=5)
     with factory() as session, session.begin():
-        contact = Contact(
-            shop_id=shop.id, phone=f"+4860010{n:04d}", created_at=at, updated_at=at
-        )
+        contact = Contact(shop_id=shop.id, phone=f"+4860010{n:04d}", created_at=at, updated_at=at)
         session.add(contact)
         session.flush()
         message = Message(
-            shop_id=shop.id, contact_id=contact.id, scenario="cart_recovery", subject_type="cart",
-            subject_id=n, step=1, channel="sms", marketing=True,
-            plan_key=f"cart_recovery:cart:{n}:1:1:sms", status="sent", due_at=at, planned_at=at,
-            sent_at=at, updated_at=at, to_address=contact.phone or "", connector="smsapi",
+            shop_id=shop.id,
+            contact_id=contact.id,
+            scenario="cart_recovery",
+            subject_type="cart",
+            subject_id=n,
+            step=1,
+            channel="sms",
+            marketing=True,
+            plan_key=f"cart_recovery:cart:{n}:1:1:sms",
+            status="sent",
+            due_at=at,
+            planned_at=at,
+            sent_at=at,
+            updated_at=at,
+            to_address=contact.phone or "",
+            connector="smsapi",
             provider_id=provider_id,
         )
         session.add(message)
@@ -50,8 +60,12 @@ def row(factory: sessionmaker[Session], message_id: int) -> Message:
 
 def state(message: Message) -> tuple[Any, ...]:
     return (
-        message.status, message.provider_status, message.delivered_at, message.reason,
-        message.provider_id, message.updated_at,
+        message.status,
+        message.provider_status,
+        message.delivered_at,
+        message.reason,
+        message.provider_id,
+        message.updated_at,
     )
 
 
@@ -61,8 +75,12 @@ def test_delivered_report_by_get_marks_the_message_delivered(client, factory, se
 
     answer = client.get(
         f"/smsapi/reports/{shop.report_token}",
-        query_string={"MsgId": "A1B2C3", "status": "404", "idx": f"sr-{shop.id}-{sms}",
-                      "donedate": str(int(DONE.timestamp()))},
+        query_string={
+            "MsgId": "A1B2C3",
+            "status": "404",
+            "idx": f"sr-{shop.id}-{sms}",
+            "donedate": str(int(DONE.timestamp())),
+        },
     )
 
     assert answer.status_code == 200
@@ -70,7 +88,9 @@ def test_delivered_report_by_get_marks_the_message_delivered(client, factory, se
     assert answer.content_type.startswith("text/plain")
     message = row(factory, sms)
     assert (message.status, message.provider_status, message.delivered_at) == (
-        "delivered", "DELIVERED", DONE,
+        "delivered",
+        "DELIVERED",
+        DONE,
     )
 
 
@@ -155,8 +175,11 @@ def test_report_never_touches_another_shops_messages(client, factory, settings, 
     # This shop's token, naming the other shop's provider id and idx.
     client.post(
         f"/smsapi/reports/{shop.report_token}",
-        data={"MsgId": "SAME-ID,OTHER-ID,", "status": "404,404,404",
-              "idx": f",sr-{other.id}-{theirs_too},sr-{other.id}-{theirs}"},
+        data={
+            "MsgId": "SAME-ID,OTHER-ID,",
+            "status": "404,404,404",
+            "idx": f",sr-{other.id}-{theirs_too},sr-{other.id}-{theirs}",
+        },
     )
 
     assert row(factory, mine).status == "delivered"
