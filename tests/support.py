@@ -206,3 +206,50 @@ def messages(factory: sessionmaker[Session], shop_id: int | None = None) -> list
 def outbox_entries(factory: sessionmaker[Session]) -> list[DevOutboxEntry]:
     with factory() as session:
         return list(session.scalars(select(DevOutboxEntry).order_by(DevOutboxEntry.id)))
+
+
+def abandon_cart(
+    client: Any, worker: Any, shop: ShopHandle, clock: Clock, *snapshots: dict[str, Any], **kw: Any
+) -> datetime:
+    """Post a cart now (the default one with `kw` applied, or the given snapshots) and tick
+    past the 30-minute idle time, so its steps get planned; returns when the cart was left."""
+    start = clock.now
+    for snapshot in snapshots or (cart_snapshot(at=start, **kw),):
+        assert post_cart(client, shop, snapshot).status_code == 202
+    worker.tick(clock.now)
+    worker.tick(clock.advance(minutes=31))
+    return start
+
+
+def settings_form_fields(token: str | None = None, **changes: str | None) -> dict[str, str]:
+    """The settings page's form as a merchant submits it with the defaults; `None` drops a
+    field (an unticked checkbox is not sent at all)."""
+    form = {
+        "cart_recovery_enabled": "on",
+        "step1_hours": "1",
+        "step2_hours": "24",
+        "step3_hours": "72",
+        "step1_channel": "auto",
+        "step2_channel": "email",
+        "step3_channel": "both",
+        "coupon_mode": "unique",
+        "coupon_percent": "10",
+        "coupon_valid_hours": "48",
+        "coupon_static_code": "",
+        "smsapi_token": "",
+        "sms_sender": "",
+        "sms_transliterate": "on",
+        "mail_from": "",
+        "sms_from": "09:00",
+        "sms_until": "20:00",
+        "email_from": "08:00",
+        "email_until": "21:00",
+    }
+    if token is not None:
+        form["t"] = token
+    for name, value in changes.items():
+        if value is None:
+            form.pop(name, None)
+        else:
+            form[name] = value
+    return form

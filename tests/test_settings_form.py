@@ -16,39 +16,7 @@ from shoper_retention import settings_form, shop_config
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.errors import BadInput
 from shoper_retention.models import ChannelPause, Shop
-from tests.support import make_shop
-
-
-def valid_form(**changes: str | None) -> dict[str, str]:
-    """The form as the page submits it with the defaults; `None` drops a field (an unticked
-    checkbox is not sent at all)."""
-    form = {
-        "cart_recovery_enabled": "on",
-        "step1_hours": "1",
-        "step2_hours": "24",
-        "step3_hours": "72",
-        "step1_channel": "auto",
-        "step2_channel": "email",
-        "step3_channel": "both",
-        "coupon_mode": "unique",
-        "coupon_percent": "10",
-        "coupon_valid_hours": "48",
-        "coupon_static_code": "",
-        "smsapi_token": "",
-        "sms_sender": "",
-        "sms_transliterate": "on",
-        "mail_from": "",
-        "sms_from": "09:00",
-        "sms_until": "20:00",
-        "email_from": "08:00",
-        "email_until": "21:00",
-    }
-    for name, value in changes.items():
-        if value is None:
-            form.pop(name, None)
-        else:
-            form[name] = value
-    return form
+from tests.support import make_shop, settings_form_fields
 
 
 class Form:
@@ -62,7 +30,9 @@ class Form:
         self.box, self.now = box, now
 
     def apply(self, **changes: str | None) -> None:
-        settings_form.apply(self.session, self.shop, valid_form(**changes), self.box, self.now)
+        settings_form.apply(
+            self.session, self.shop, settings_form_fields(**changes), self.box, self.now
+        )
 
     def rejects(self, field: str, **changes: str | None) -> BadInput:
         before = dict(self.shop.settings), self.shop.smsapi_token_enc
@@ -277,5 +247,9 @@ def test_a_save_clears_the_shops_channel_pauses_and_a_rejected_one_does_not(form
 
 
 def test_every_field_an_error_can_name_has_a_label_the_page_shows(form: Form):
-    fields = set(valid_form()) - {"cart_recovery_enabled", "smsapi_token", "sms_transliterate"}
+    fields = set(settings_form_fields()) - {
+        "cart_recovery_enabled",
+        "smsapi_token",
+        "sms_transliterate",
+    }
     assert fields <= set(settings_form.FIELD_LABELS)

@@ -16,11 +16,10 @@ from shoper_retention.models import Cart, Consent, LinkClick, Suppression
 from tests.support import (
     Clock,
     ShopHandle,
-    cart_snapshot,
+    abandon_cart,
     make_shop,
     messages,
     outbox_entries,
-    post_cart,
 )
 
 CLICK = re.compile(r"https://retention\.example(/c/[\w.\-]+)")
@@ -29,10 +28,7 @@ UNSUBSCRIBE = re.compile(r"https://retention\.example(/u/[\w.\-]+)")
 
 def sms_sent(client: Any, worker: Any, shop: ShopHandle, clock: Clock, **snapshot: Any) -> datetime:
     """A cart abandoned and its step-1 SMS sent (to the dev outbox)."""
-    start = clock.now
-    assert post_cart(client, shop, cart_snapshot(at=start, **snapshot)).status_code == 202
-    worker.tick(clock.now)
-    worker.tick(clock.advance(minutes=31))
+    start = abandon_cart(client, worker, shop, clock, **snapshot)
     assert worker.tick(clock.set(start + timedelta(hours=1))).dispatch.sent == 1
     return start
 

@@ -27,7 +27,7 @@ from shoper_retention.worker import Worker
 from tests.browser.conftest import LiveServer
 from tests.conftest import SECRET
 from tests.fakes.smsapi_server import FakeSmsapi
-from tests.support import Clock, cart_snapshot, make_shop, messages, post_cart
+from tests.support import Clock, abandon_cart, make_shop, messages, settings_form_fields
 
 LICENCE = "0f" * 20
 OTHER_LICENCE = "ab" * 20
@@ -59,10 +59,7 @@ def stored_shop(factory: sessionmaker[Session], shop_id: int) -> Shop:
 
 def abandon_and_send_step_one(client: Any, worker: Worker, shop: Any, clock: Clock) -> None:
     """The cart story of tests/e2e up to the first reminder (an SMS at +1 h)."""
-    start = clock.now
-    assert post_cart(client, shop, cart_snapshot(at=start)).status_code == 202
-    worker.tick(clock.now)
-    worker.tick(clock.advance(minutes=31))
+    start = abandon_cart(client, worker, shop, clock)
     worker.tick(clock.set(start + timedelta(hours=1)))
 
 
@@ -290,31 +287,9 @@ def form_token(client: Any, licence: str = LICENCE) -> str:
     return match.group(1)
 
 
-def settings_form(token: str | None, **changes: str) -> dict[str, str]:
-    form = {
-        "cart_recovery_enabled": "on",
-        "step1_hours": "1",
-        "step2_hours": "20",
-        "step3_hours": "72",
-        "step1_channel": "auto",
-        "step2_channel": "email",
-        "step3_channel": "both",
-        "coupon_mode": "unique",
-        "coupon_percent": "10",
-        "coupon_valid_hours": "48",
-        "coupon_static_code": "",
-        "smsapi_token": "",
-        "sms_sender": "Hacked",
-        "mail_from": "",
-        "sms_from": "09:00",
-        "sms_until": "20:00",
-        "email_from": "08:00",
-        "email_until": "21:00",
-    }
-    if token is not None:
-        form["t"] = token
-    form.update(changes)
-    return form
+def submitted_form(token: str | None, **changes: str) -> dict[str, str]:
+    """A form with changes a test can see stored (step 2 at 20 h, sender "Hacked")."""
+    return settings_form_fields(token, **{"step2_hours": "20", "sms_sender": "Hacked", **changes})
 
 
 def old_token(shop_id: int, signed_at: datetime) -> str:
@@ -324,7 +299,7 @@ def old_token(shop_id: int, signed_at: datetime) -> str:
 
 def test_a_save_with_a_fresh_form_token_is_stored(client, factory, settings, clock):
     shop = make_shop(factory, settings, now=clock.now, licence=LICENCE)
-    answer = client.post("/shoper/app/settings", data=settings_form(form_token(client)))
+    answer = client.post("/shoper/app/settings", data=submitted_form(form_token(client)))
     assert answer.status_code == 303
     assert "saved=1" in answer.headers["Location"]
     assert shop_config.sms_sender(stored_shop(factory, shop.id)) == "Hacked"
@@ -343,7 +318,7 @@ def test_a_save_without_a_valid_form_token_is_refused_and_changes_nothing(
         token = Links("another-secret-key-0123456789", "https://x.example").settings_form_token(
             shop.id, clock.now
         )
-    answer = client.post("/shoper/app/settings", data=settings_form(token))
+    answer = client.post("/shoper/app/settings", data=submitted_form(token))
     assert answer.status_code == 403
     assert stored_shop(factory, shop.id).settings == {
         "scenarios": {"cart_recovery": {"enabled": True}}
@@ -354,7 +329,7 @@ def test_the_iframe_hash_opens_the_page_but_cannot_save_it(client, factory, sett
     """The iframe URL never expires and lands in browser history: it is no CSRF token."""
     shop = make_shop(factory, settings, now=clock.now, licence=LICENCE)
     query = iframe_path(LICENCE).split("?", 1)[1]
-    answer = client.post(f"/shoper/app/settings?{query}", data=settings_form(None))
+    answer = client.post(f"/shoper/app/settings?{query}", data=submitted_form(None))
     assert answer.status_code == 403
     assert shop_config.sms_sender(stored_shop(factory, shop.id)) == ""
 
@@ -362,10 +337,10 @@ def test_the_iframe_hash_opens_the_page_but_cannot_save_it(client, factory, sett
 def test_an_expired_form_token_is_refused(client, factory, settings, clock):
     shop = make_shop(factory, settings, now=clock.now, licence=LICENCE)
     an_hour_ago = old_token(shop.id, clock.now - timedelta(hours=1))
-    fresh = client.post("/shoper/app/settings", data=settings_form(an_hour_ago))
+    fresh = client.post("/shoper/app/settings", data=submitted_form(an_hour_ago))
     assert fresh.status_code == 303  # an hour-old page still saves
     expired = old_token(shop.id, clock.now - timedelta(hours=3))
-    answer = client.post("/shoper/app/settings", data=settings_form(expired, sms_sender="Later"))
+    answer = client.post("/shoper/app/settings", data=submitted_form(expired, sms_sender="Later"))
     assert answer.status_code == 403
     assert "expired" in answer.json["message"]
     assert shop_config.sms_sender(stored_shop(factory, shop.id)) == "Hacked"
@@ -383,11 +358,11 @@ def test_a_form_token_is_bound_to_its_shop(client, factory, settings, clock):
     _shop_id, signed = json.loads(base64.urlsafe_b64decode(padded))
     other_payload = base64.urlsafe_b64encode(json.dumps([other.id, signed]).encode()).decode()
     tampered = ".".join((other_payload.rstrip("="), signature))
-    answer = client.post("/shoper/app/settings", data=settings_form(tampered))
+    answer = client.post("/shoper/app/settings", data=submitted_form(tampered))
     assert answer.status_code == 403
 
     # The genuine token changes its own shop and only that one.
-    assert client.post("/shoper/app/settings", data=settings_form(token)).status_code == 303
+    assert client.post("/shoper/app/settings", data=submitted_form(token)).status_code == 303
     assert shop_config.sms_sender(stored_shop(factory, mine.id)) == "Hacked"
     assert shop_config.sms_sender(stored_shop(factory, other.id)) == ""
 
@@ -400,7 +375,7 @@ def test_an_uninstalled_shop_cannot_open_or_save_the_page(client, factory, setti
         assert stored is not None
         stored.status = "uninstalled"
     assert client.get(iframe_path(LICENCE)).status_code == 404
-    assert client.post("/shoper/app/settings", data=settings_form(token)).status_code == 404
+    assert client.post("/shoper/app/settings", data=submitted_form(token)).status_code == 404
     assert shop_config.sms_sender(stored_shop(factory, shop.id)) == ""
 
 

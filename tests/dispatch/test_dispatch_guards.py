@@ -5,7 +5,6 @@ planning and sending decide what happens. Sends land in the dev outbox (no provi
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -14,8 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shoper_retention import outbox, shop_config
 from shoper_retention.models import Contact, Message, Shop, Suppression
 from tests.support import (
-    Clock,
-    ShopHandle,
+    abandon_cart,
     cart_snapshot,
     make_shop,
     messages,
@@ -24,15 +22,6 @@ from tests.support import (
     post_cart,
     post_webhook,
 )
-
-
-def abandon(client: Any, worker: Any, shop: ShopHandle, clock: Clock, **snapshot: Any) -> datetime:
-    """Post a cart now and tick past the 30-minute idle time: its steps get planned."""
-    start = clock.now
-    assert post_cart(client, shop, cart_snapshot(at=start, **snapshot)).status_code == 202
-    worker.tick(clock.now)
-    worker.tick(clock.advance(minutes=31))
-    return start
 
 
 def step(factory: sessionmaker[Session], number: int, channel: str) -> Message:
@@ -57,7 +46,7 @@ def test_sms_due_at_night_is_moved_to_nine_and_then_sent_not_dropped(
 ):
     clock.set(datetime(2026, 3, 3, 21, 0, tzinfo=UTC))  # 22:00 in Warsaw
     shop = make_shop(factory, settings, now=clock.now)
-    start = abandon(client, worker, shop, clock)
+    start = abandon_cart(client, worker, shop, clock)
 
     report = worker.tick(clock.set(start + timedelta(hours=1)))  # 23:00 in Warsaw
 
@@ -81,7 +70,7 @@ def test_email_due_after_nine_in_the_evening_waits_for_eight_next_morning(
 ):
     clock.set(datetime(2026, 3, 3, 20, 30, tzinfo=UTC))  # 21:30 in Warsaw
     shop = make_shop(factory, settings, now=clock.now)
-    start = abandon(client, worker, shop, clock, consent={"email": True, "sms": False})
+    start = abandon_cart(client, worker, shop, clock, consent={"email": True, "sms": False})
 
     worker.tick(clock.set(start + timedelta(hours=1)))  # 22:30 in Warsaw
 
@@ -106,7 +95,7 @@ def test_sms_moved_across_a_dst_change_goes_out_at_nine_local(
 ):
     clock.set(evening)
     shop = make_shop(factory, settings, now=clock.now)
-    start = abandon(client, worker, shop, clock)
+    start = abandon_cart(client, worker, shop, clock)
 
     worker.tick(clock.set(start + timedelta(hours=1)))
 
@@ -122,7 +111,7 @@ def test_message_of_a_shop_uninstalled_after_planning_is_cancelled(
     client, worker, factory, settings, clock
 ):
     shop = make_shop(factory, settings, now=clock.now)
-    start = abandon(client, worker, shop, clock)
+    start = abandon_cart(client, worker, shop, clock)
     with factory() as session, session.begin():
         # What an uninstall leaves behind for a message a worker had already taken.
         session.execute(update(Shop).where(Shop.id == shop.id).values(status="uninstalled"))
@@ -141,7 +130,7 @@ def test_message_of_a_scenario_switched_off_after_planning_is_cancelled(
     client, worker, factory, settings, clock
 ):
     shop = make_shop(factory, settings, now=clock.now)
-    start = abandon(client, worker, shop, clock)
+    start = abandon_cart(client, worker, shop, clock)
     with factory() as session, session.begin():
         row = session.get(Shop, shop.id)
         assert row is not None
@@ -161,7 +150,7 @@ def test_sms_consent_withdrawn_in_a_later_snapshot_skips_the_sms_but_not_the_ema
     client, worker, factory, settings, clock
 ):
     shop = make_shop(factory, settings, now=clock.now)
-    start = abandon(client, worker, shop, clock)
+    start = abandon_cart(client, worker, shop, clock)
     later = cart_snapshot(at=clock.advance(minutes=10), consent={"email": True, "sms": False})
     assert post_cart(client, shop, later).status_code == 202
 
@@ -177,7 +166,7 @@ def test_sms_consent_withdrawn_in_a_later_snapshot_skips_the_sms_but_not_the_ema
 
 def test_message_to_a_suppressed_number_is_skipped(client, worker, factory, settings, clock):
     shop = make_shop(factory, settings, now=clock.now)
-    start = abandon(client, worker, shop, clock)
+    start = abandon_cart(client, worker, shop, clock)
     with factory() as session, session.begin():
         session.add(
             Suppression(
@@ -201,7 +190,7 @@ def test_suppression_in_another_shop_does_not_stop_the_message(
 ):
     other = make_shop(factory, settings, now=clock.now)
     shop = make_shop(factory, settings, now=clock.now)
-    start = abandon(client, worker, shop, clock)
+    start = abandon_cart(client, worker, shop, clock)
     with factory() as session, session.begin():
         session.add(
             Suppression(
@@ -244,7 +233,7 @@ def test_second_sms_within_24_hours_is_skipped_by_the_frequency_cap(
     client, worker, factory, settings, clock
 ):
     shop = make_shop(factory, settings, now=clock.now)
-    start = abandon(client, worker, shop, clock)
+    start = abandon_cart(client, worker, shop, clock)
     _sent_sms(factory, shop.id, contact_id(factory), start - timedelta(hours=20))
 
     report = worker.tick(clock.set(start + timedelta(hours=1)))  # 21 h after the other SMS
@@ -259,7 +248,7 @@ def test_sms_sent_more_than_24_hours_ago_does_not_count_against_the_cap(
     client, worker, factory, settings, clock
 ):
     shop = make_shop(factory, settings, now=clock.now)
-    start = abandon(client, worker, shop, clock)
+    start = abandon_cart(client, worker, shop, clock)
     _sent_sms(factory, shop.id, contact_id(factory), start - timedelta(hours=23, minutes=1))
 
     assert worker.tick(clock.set(start + timedelta(hours=1))).dispatch.sent == 1
@@ -270,7 +259,7 @@ def test_sms_sent_more_than_24_hours_ago_does_not_count_against_the_cap(
 
 def test_order_ingested_right_before_the_send_cancels_it(client, worker, factory, settings, clock):
     shop = make_shop(factory, settings, now=clock.now)
-    start = abandon(client, worker, shop, clock)
+    start = abandon_cart(client, worker, shop, clock)
     # Placed at +50 min, but its webhook reaches us only in the tick that would send step 1.
     order = order_payload(at=start + timedelta(minutes=50))
     clock.set(start + timedelta(hours=1))
@@ -291,7 +280,7 @@ def test_message_claimed_by_a_dead_worker_is_cancelled_if_an_order_came_meanwhil
     client, worker, factory, settings, clock
 ):
     shop = make_shop(factory, settings, now=clock.now)
-    start = abandon(client, worker, shop, clock)
+    start = abandon_cart(client, worker, shop, clock)
     clock.set(start + timedelta(hours=1))
     with factory() as session, session.begin():
         # Another worker claims step 1 and dies: ingest cannot cancel a claimed message.

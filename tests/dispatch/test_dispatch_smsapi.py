@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import pytest
 import requests
@@ -23,13 +22,13 @@ from shoper_retention.settings import Settings
 from shoper_retention.worker import Worker
 from tests.fakes.smsapi_server import FakeSmsapi
 from tests.support import (
-    Clock,
-    ShopHandle,
+    abandon_cart,
     cart_snapshot,
     make_shop,
     messages,
     outbox_entries,
     post_cart,
+    settings_form_fields,
 )
 
 TOKEN = "tok"
@@ -52,16 +51,6 @@ def sms_worker(
     )
 
 
-def abandon(
-    client: Any, worker: Worker, shop: ShopHandle, clock: Clock, **snapshot: Any
-) -> datetime:
-    start = clock.now
-    assert post_cart(client, shop, cart_snapshot(at=start, **snapshot)).status_code == 202
-    worker.tick(clock.now)
-    worker.tick(clock.advance(minutes=31))
-    return start
-
-
 def step(factory: sessionmaker[Session], number: int, channel: str) -> Message:
     (found,) = [m for m in messages(factory) if (m.step, m.channel) == (number, channel)]
     return found
@@ -71,7 +60,7 @@ def test_sms_is_sent_with_idx_check_idx_utf8_and_the_shops_sender(
     client, sms_worker, factory, settings, clock, smsapi
 ):
     shop = make_shop(factory, settings, now=clock.now, overrides={"sms": {"sender": "SklepTest"}})
-    start = abandon(client, sms_worker, shop, clock)
+    start = abandon_cart(client, sms_worker, shop, clock)
 
     report = sms_worker.tick(clock.set(start + timedelta(hours=1)))
 
@@ -109,7 +98,7 @@ def test_shops_own_smsapi_token_wins_over_the_operators(client, factory, setting
             now=clock.now,
             smsapi_token_enc=CredentialBox(settings.secret_key).seal("shop-own-token"),
         )
-        start = abandon(client, worker, shop, clock)
+        start = abandon_cart(client, worker, shop, clock)
 
         assert worker.tick(clock.set(start + timedelta(hours=1))).dispatch.sent == 1
         assert fake.requests[0].headers["authorization"] == "Bearer shop-own-token"
@@ -119,7 +108,7 @@ def test_resend_after_a_worker_crash_is_recognised_and_only_one_sms_goes_out(
     client, sms_worker, factory, settings, clock, smsapi
 ):
     shop = make_shop(factory, settings, now=clock.now)
-    start = abandon(client, sms_worker, shop, clock)
+    start = abandon_cart(client, sms_worker, shop, clock)
     sent_at = clock.set(start + timedelta(hours=1))
     sms_worker.tick(sent_at)
     sms = step(factory, 1, "sms")
@@ -156,7 +145,7 @@ def test_invalid_number_fails_the_message_and_suppresses_the_number(
     client, sms_worker, factory, settings, clock, smsapi
 ):
     shop = make_shop(factory, settings, now=clock.now)
-    start = abandon(client, sms_worker, shop, clock)
+    start = abandon_cart(client, sms_worker, shop, clock)
     smsapi.fail_next(13, "No correct phone numbers")
 
     report = sms_worker.tick(clock.set(start + timedelta(hours=1)))
@@ -185,37 +174,11 @@ def test_invalid_number_fails_the_message_and_suppresses_the_number(
     assert len(smsapi.requests) == 1
 
 
-def _settings_form(token: str) -> dict[str, str]:
-    """The settings page's form as a merchant submits it unchanged."""
-    return {
-        "t": token,
-        "cart_recovery_enabled": "on",
-        "step1_hours": "1",
-        "step1_channel": "auto",
-        "step2_hours": "24",
-        "step2_channel": "email",
-        "step3_hours": "72",
-        "step3_channel": "both",
-        "coupon_mode": "unique",
-        "coupon_percent": "10",
-        "coupon_valid_hours": "48",
-        "coupon_static_code": "",
-        "smsapi_token": "",
-        "sms_sender": "",
-        "sms_transliterate": "on",
-        "mail_from": "",
-        "sms_from": "09:00",
-        "sms_until": "20:00",
-        "email_from": "08:00",
-        "email_until": "21:00",
-    }
-
-
 def test_no_credit_pauses_the_channel_until_the_merchant_saves_the_settings(
     client, sms_worker, factory, settings, clock, smsapi
 ):
     shop = make_shop(factory, settings, now=clock.now)
-    start = abandon(client, sms_worker, shop, clock)
+    start = abandon_cart(client, sms_worker, shop, clock)
     smsapi.fail_next(103, "Insufficient credits")
 
     report = sms_worker.tick(clock.set(start + timedelta(hours=1)))
@@ -239,7 +202,7 @@ def test_no_credit_pauses_the_channel_until_the_merchant_saves_the_settings(
     assert reason in page.get_data(as_text=True)
     assert 'class="notice err pause" data-channel="sms"' in page.get_data(as_text=True)
 
-    saved = client.post("/shoper/app/settings", data=_settings_form(token))
+    saved = client.post("/shoper/app/settings", data=settings_form_fields(token))
 
     assert saved.status_code == 303
     with factory() as session:
@@ -278,7 +241,7 @@ def test_smsapi_unavailable_retries_after_the_backoff(
     client, sms_worker, factory, settings, clock, smsapi
 ):
     shop = make_shop(factory, settings, now=clock.now)
-    start = abandon(client, sms_worker, shop, clock)
+    start = abandon_cart(client, sms_worker, shop, clock)
     smsapi.http_error_next(503)
     now = clock.set(start + timedelta(hours=1))
 
@@ -305,7 +268,7 @@ def test_smsapi_timeout_retries_and_the_late_acceptance_is_not_sent_twice(
 
     worker = Worker(settings, factory, http=http, connectors_for=short_timeouts, name="w")
     shop = make_shop(factory, settings, now=clock.now)
-    start = abandon(client, worker, shop, clock)
+    start = abandon_cart(client, worker, shop, clock)
     smsapi.delay_next(0.6)
     now = clock.set(start + timedelta(hours=1))
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
-from typing import Any
 
 import pytest
 import requests
@@ -19,7 +18,7 @@ from shoper_retention.models import Suppression
 from shoper_retention.settings import Settings
 from shoper_retention.worker import Worker
 from tests.fakes.smtp_server import FakeSmtpServer
-from tests.support import Clock, ShopHandle, cart_snapshot, make_shop, messages, post_cart
+from tests.support import abandon_cart, cart_snapshot, make_shop, messages
 
 EMAIL_ONLY = {"email": True, "sms": False}
 
@@ -38,17 +37,6 @@ def mail_worker(
     return Worker(settings.with_(smtp_url=smtp.url()), factory, http=http, name="w")
 
 
-def post_and_abandon(
-    client: Any, worker: Worker, shop: ShopHandle, clock: Clock, *carts: dict[str, Any]
-) -> datetime:
-    start = clock.now
-    for snapshot in carts:
-        assert post_cart(client, shop, snapshot).status_code == 202
-    worker.tick(clock.now)
-    worker.tick(clock.advance(minutes=31))
-    return start
-
-
 def parts(mail: EmailMessage) -> tuple[str, str]:
     plain = mail.get_body(preferencelist=("plain",))
     html = mail.get_body(preferencelist=("html",))
@@ -60,7 +48,7 @@ def test_step_two_email_arrives_as_a_complete_marketing_mail(
     client, mail_worker, factory, settings, clock, smtp
 ):
     shop = make_shop(factory, settings, now=clock.now)
-    start = post_and_abandon(client, mail_worker, shop, clock, cart_snapshot(at=clock.now))
+    start = abandon_cart(client, mail_worker, shop, clock, cart_snapshot(at=clock.now))
     mail_worker.tick(clock.set(start + timedelta(hours=1)))  # step 1: SMS (no SMSAPI: paused)
     assert smtp.messages == []
 
@@ -112,7 +100,7 @@ def test_several_emails_due_in_one_tick_share_one_smtp_connection(
         )
         for n in range(3)
     ]
-    start = post_and_abandon(client, mail_worker, shop, clock, *carts)
+    start = abandon_cart(client, mail_worker, shop, clock, *carts)
 
     report = mail_worker.tick(clock.set(start + timedelta(hours=1)))
 
@@ -130,7 +118,7 @@ def test_recipient_refused_for_good_fails_and_suppresses_the_address(
 ):
     smtp.reject("gone@example.com", 550)
     shop = make_shop(factory, settings, now=clock.now)
-    start = post_and_abandon(
+    start = abandon_cart(
         client,
         mail_worker,
         shop,
@@ -172,7 +160,7 @@ def test_shop_in_a_language_without_texts_gets_english_mail_with_its_unsubscribe
     client, mail_worker, factory, settings, clock, smtp
 ):
     shop = make_shop(factory, settings, now=clock.now, language="de", name="Teehaus")
-    start = post_and_abandon(
+    start = abandon_cart(
         client,
         mail_worker,
         shop,

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from shoper_retention.models import Cart, Coupon, Order
 from tests.support import (
+    abandon_cart,
     cart_snapshot,
     make_shop,
     messages,
@@ -18,14 +19,6 @@ from tests.support import (
     post_cart,
     post_webhook,
 )
-
-
-def _abandon_cart(client, worker, shop, clock, **snapshot_kw):  # type: ignore[no-untyped-def]
-    start = clock.now
-    assert post_cart(client, shop, cart_snapshot(at=start, **snapshot_kw)).status_code == 202
-    worker.tick(clock.now)
-    worker.tick(clock.advance(minutes=31))  # idle for 30 min: abandoned, steps planned
-    return start
 
 
 def test_abandoned_cart_gets_three_steps_with_the_right_content_channel_and_coupon(
@@ -37,7 +30,7 @@ def test_abandoned_cart_gets_three_steps_with_the_right_content_channel_and_coup
         now=clock.now,
         overrides={"scenarios": {"cart_recovery": {"coupon": {"static_code": "STALY10"}}}},
     )
-    start = _abandon_cart(client, worker, shop, clock)
+    start = abandon_cart(client, worker, shop, clock)
     planned = messages(factory)
     assert [(m.step, m.channel, m.status) for m in planned] == [
         (1, "sms", "scheduled"),
@@ -82,7 +75,7 @@ def test_abandoned_cart_gets_three_steps_with_the_right_content_channel_and_coup
 
 def test_order_at_30_hours_cancels_step_three_for_good(client, worker, factory, settings, clock):
     shop = make_shop(factory, settings, now=clock.now)
-    start = _abandon_cart(client, worker, shop, clock)
+    start = abandon_cart(client, worker, shop, clock)
     worker.tick(clock.set(start + timedelta(hours=1)))
     worker.tick(clock.set(start + timedelta(hours=24)))
     assert len(outbox_entries(factory)) == 2
@@ -109,7 +102,7 @@ def test_order_at_30_hours_cancels_step_three_for_good(client, worker, factory, 
 
 def test_order_is_attributed_to_the_sms_that_preceded_it(client, worker, factory, settings, clock):
     shop = make_shop(factory, settings, now=clock.now)
-    start = _abandon_cart(client, worker, shop, clock)
+    start = abandon_cart(client, worker, shop, clock)
     worker.tick(clock.set(start + timedelta(hours=1)))  # the SMS goes out
     clock.set(start + timedelta(hours=5))
     post_webhook(client, shop, "order.paid", order_payload(at=clock.now, paid=True))
@@ -128,7 +121,7 @@ def test_cart_updated_later_continues_with_the_current_items(
     client, worker, factory, settings, clock
 ):
     shop = make_shop(factory, settings, now=clock.now)
-    start = _abandon_cart(client, worker, shop, clock)
+    start = abandon_cart(client, worker, shop, clock)
     worker.tick(clock.set(start + timedelta(hours=1)))
     clock.set(start + timedelta(hours=3))
     new_items = [{"product_id": "303", "name": "Dzbanek szklany", "price": "89.00", "quantity": 1}]
@@ -142,7 +135,7 @@ def test_cart_updated_later_continues_with_the_current_items(
 
 def test_emptied_cart_cancels_what_is_pending(client, worker, factory, settings, clock):
     shop = make_shop(factory, settings, now=clock.now)
-    start = _abandon_cart(client, worker, shop, clock)
+    start = abandon_cart(client, worker, shop, clock)
     post_cart(client, shop, cart_snapshot(at=clock.advance(minutes=5), items=[]))
     worker.tick(clock.now)
     worker.tick(clock.set(start + timedelta(hours=80)))
@@ -154,7 +147,7 @@ def test_english_shop_gets_english_texts_and_email_when_no_sms_consent(
     client, worker, factory, settings, clock
 ):
     shop = make_shop(factory, settings, now=clock.now, language="en", name="Tea House")
-    start = _abandon_cart(client, worker, shop, clock, consent={"email": True, "sms": False})
+    start = abandon_cart(client, worker, shop, clock, consent={"email": True, "sms": False})
     worker.tick(clock.set(start + timedelta(hours=1)))
     (email1,) = outbox_entries(factory)
     assert email1.channel == "email"  # step 1 falls back to e-mail without SMS consent
@@ -165,7 +158,7 @@ def test_english_shop_gets_english_texts_and_email_when_no_sms_consent(
 
 def test_no_consent_at_all_sends_nothing(client, worker, factory, settings, clock):
     shop = make_shop(factory, settings, now=clock.now)
-    start = _abandon_cart(client, worker, shop, clock, consent={"email": False, "sms": False})
+    start = abandon_cart(client, worker, shop, clock, consent={"email": False, "sms": False})
     for hours in (1, 24, 72):
         worker.tick(clock.set(start + timedelta(hours=hours)))
     assert outbox_entries(factory) == []
