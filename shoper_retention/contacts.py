@@ -15,9 +15,12 @@ from shoper_retention.models import Consent, Contact, Suppression
 
 
 def upsert_contact(
-    session: Session, shop_id: int, info: ContactInfo, now: datetime
+    session: Session, shop_id: int, info: ContactInfo, now: datetime, *, trusted: bool
 ) -> Contact | None:
-    """The contact for `info`, created or filled in; None when it names nobody reachable."""
+    """The contact for `info`, created or filled in; None when it names nobody reachable.
+
+    `trusted` data (a platform's signed order) may change a known contact's phone; the
+    storefront, which anyone can post to, only fills in what is missing."""
     if not info.email and not info.phone:
         return None
     contact = None
@@ -31,7 +34,7 @@ def upsert_contact(
     if info.email and not contact.email:
         contact.email = info.email
     # A phone moves to this contact only if no other contact of the shop has it (unique).
-    if info.phone and contact.phone != info.phone:
+    if info.phone and contact.phone != info.phone and (trusted or not contact.phone):
         owner = _by(session, shop_id, Contact.phone, info.phone)
         if owner is None or owner is contact:
             contact.phone = info.phone
@@ -53,10 +56,11 @@ def _by(session: Session, shop_id: int, column: object, value: str) -> Contact |
 
 
 def record_consent(
-    session: Session, contact: Contact, change: ConsentChange, now: datetime
+    session: Session, contact: Contact, change: ConsentChange, address: str, now: datetime
 ) -> None:
-    """Append a consent record when the state changes (the history is the proof)."""
-    latest = _latest(session, contact, change.channel)
+    """Append a consent record for `address` when its state changes (the history is the
+    proof: time, source, text version)."""
+    latest = _latest(session, contact, change.channel, address)
     if latest is not None and latest.granted == change.granted:
         return
     session.add(
@@ -67,32 +71,33 @@ def record_consent(
             granted=change.granted,
             source=change.source,
             text_version=change.text_version[:64],
+            address=address,
             recorded_at=now,
         )
     )
     session.flush()
 
 
-def _latest(session: Session, contact: Contact, channel: str) -> Consent | None:
+def _latest(session: Session, contact: Contact, channel: str, address: str) -> Consent | None:
     return session.scalars(
         select(Consent)
         .where(
             Consent.shop_id == contact.shop_id,
             Consent.contact_id == contact.id,
             Consent.channel == channel,
+            Consent.address == address,
         )
         .order_by(Consent.id.desc())
         .limit(1)
     ).first()
 
 
-def has_consent(session: Session, contact: Contact, channel: str) -> bool:
-    latest = _latest(session, contact, channel)
+def has_consent(session: Session, contact: Contact, channel: str, address: str | None) -> bool:
+    """Whether the latest word of this contact about `address` on `channel` is yes."""
+    if not address:
+        return False
+    latest = _latest(session, contact, channel, address)
     return bool(latest and latest.granted)
-
-
-def address_for(contact: Contact, channel: str) -> str | None:
-    return contact.phone if channel == "sms" else contact.email
 
 
 def is_suppressed(session: Session, shop_id: int, channel: str, address: str) -> bool:

@@ -8,6 +8,7 @@ retry carries the same idempotency key (SMSAPI answers 53, "already sent")."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from jinja2 import TemplateError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shoper_retention import contacts, coupons, guards, outbox, scenarios, shop_config
+from shoper_retention.clock import utcnow
 from shoper_retention.connectors.base import (
     Connector,
     Failed,
@@ -38,6 +40,9 @@ from shoper_retention.sms_text import prepare_sms
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
+UNKNOWN_OUTCOME = "outcome unknown: a worker stopped while sending; not sent again (no duplicate)"
+WAITING_FOR_WEBHOOKS = "waiting for the shop's order webhooks to be registered"
+SETUP_WAIT = timedelta(minutes=15)
 RETRY_BASE = timedelta(minutes=1)
 RETRY_MAX = timedelta(hours=6)
 
@@ -92,13 +97,21 @@ class Dispatcher:
         self.links = Links(settings.secret_key, settings.public_url)
         self.box = CredentialBox(settings.secret_key)
         self.coupons_for = coupons_for  # the platform's coupon API, bound to a session
+        self.lease = timedelta(seconds=settings.claim_lease_seconds)
+        self._lease_clock: Callable[[], datetime] = lambda: utcnow()
 
     def dispatch_due(self, now: datetime) -> DispatchReport:
+        """Send everything due at `now`. Rules (guards, records) read `now`; leases read `now`
+        plus the time this pass has taken, so a long pass never works on an expired claim."""
         report = DispatchReport()
-        lease = timedelta(seconds=self.settings.claim_lease_seconds)
+        started = time.monotonic()
+        self._lease_clock = lambda: now + timedelta(seconds=time.monotonic() - started)
+        lease = self.lease
         while True:
             with self.factory() as session, session.begin():
-                claimed = outbox.claim_due(session, now, self.settings.dispatch_batch_size, lease)
+                claimed = outbox.claim_due(
+                    session, self._lease_clock(), self.settings.dispatch_batch_size, lease
+                )
                 batch = [(m.id, m.claim_token) for m in claimed]
             if not batch:
                 return report
@@ -128,14 +141,26 @@ class Dispatcher:
             if message is None or not outbox.still_claimed_by(message, token):
                 return
             shop = session.get(Shop, message.shop_id)
-            contact = session.get(Contact, message.contact_id)
+            assert shop is not None
+            if message.in_flight_since is not None and not self._resend_is_safe(shop, message):
+                # A worker died between handing this message to the provider and recording
+                # the answer, and the provider cannot tell a resend from a new message.
+                outbox.mark_failed(message, now, UNKNOWN_OUTCOME)
+                report.count("failed", UNKNOWN_OUTCOME)
+                return
+            # Locked: two workers sending to one contact at once must see each other's
+            # in-flight message in the frequency cap.
+            contact = session.get(Contact, message.contact_id, with_for_update=True)
             assert shop is not None and contact is not None
-            verdict = self._check(session, shop, contact, message, now)
+            scenario = scenarios.REGISTRY.get(message.scenario)
+            address = scenario.recipient(session, shop, message) if scenario else None
+            verdict = self._check(session, shop, contact, message, address, now)
             if verdict.action != "send":
                 self._apply(message, verdict, now, report)
                 return
+            assert address is not None
             try:
-                outgoing = self._prepare(session, shop, contact, message, now)
+                outgoing = self._prepare(session, shop, contact, message, address, now)
             except TemplateError as exc:
                 # A broken text must not stop the batch; the merchant sees the reason.
                 log.error("message %s: template error: %s", message.id, exc)
@@ -149,11 +174,16 @@ class Dispatcher:
             if connector is None:
                 connector = stack.enter_context(self.connectors(shop, message.channel))  # type: ignore[arg-type]
                 open_connectors[key] = connector
+            message.in_flight_since = now
+            message.lease_until = self._lease_clock() + self.lease  # the send gets a full lease
         outcome = connector.send(outgoing)
         with self.factory() as session, session.begin():
             message = session.get(Message, message_id, with_for_update=True)
             assert message is not None
             self._record(session, message, outcome, connector.name, now, report)
+
+    def _resend_is_safe(self, shop: Shop, message: Message) -> bool:
+        return bool(self.connectors(shop, message.channel).idempotent)
 
     def _release_for_retry(
         self, message_id: int, token: str | None, now: datetime, report: DispatchReport
@@ -164,17 +194,26 @@ class Dispatcher:
                 self._record(session, message, Retry("unexpected error"), "", now, report)
 
     def _check(
-        self, session: Session, shop: Shop, contact: Contact, message: Message, now: datetime
+        self,
+        session: Session,
+        shop: Shop,
+        contact: Contact,
+        message: Message,
+        address: str | None,
+        now: datetime,
     ) -> guards.Verdict:
         if not shop.active:
             return guards.Verdict("cancel", "shop inactive")
+        if shop.platform == "shoper" and not shop.webhooks_registered:
+            # Without order webhooks we cannot know the shopper already bought: wait.
+            return guards.Verdict("move", WAITING_FOR_WEBHOOKS, now + SETUP_WAIT)
         scenario = scenarios.REGISTRY.get(message.scenario)
         if scenario is None or not shop_config.scenario_enabled(shop, message.scenario):
             return guards.Verdict("cancel", "scenario switched off")
         reason = scenario.exit_reason(session, shop, message, now)
         if reason:
             return guards.Verdict("cancel", reason)
-        verdict = guards.consent_and_suppression(session, shop, message, contact)
+        verdict = guards.consent_and_suppression(session, shop, message, contact, address)
         if verdict.action != "send":
             return verdict
         if session.get(ChannelPause, (shop.id, message.channel)) is not None:
@@ -199,7 +238,13 @@ class Dispatcher:
             report.count("moved", verdict.reason)
 
     def _prepare(
-        self, session: Session, shop: Shop, contact: Contact, message: Message, now: datetime
+        self,
+        session: Session,
+        shop: Shop,
+        contact: Contact,
+        message: Message,
+        address: str,
+        now: datetime,
     ) -> OutgoingMessage:
         scenario = scenarios.REGISTRY[message.scenario]
         create = self.coupons_for(session, now) if self.coupons_for else None
@@ -223,7 +268,6 @@ class Dispatcher:
             context=context,
             unsubscribe_url=unsubscribe_url,
         )
-        address = contacts.address_for(contact, message.channel) or ""
         message.to_address = address
         message.subject = rendered.subject
         headers: dict[str, str] = {}

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from shoper_retention import contacts, shop_config
@@ -50,14 +50,15 @@ def quiet_hours(shop: Shop, message: Message, now: datetime) -> Verdict:
 
 
 def consent_and_suppression(
-    session: Session, shop: Shop, message: Message, contact: Contact
+    session: Session, shop: Shop, message: Message, contact: Contact, address: str | None
 ) -> Verdict:
-    address = contacts.address_for(contact, message.channel)
+    """`address` is where the scenario would send (e.g. the phone given with that cart);
+    consent must have been given for exactly that address."""
     if not address:
         return Verdict("skip", f"no {message.channel} address")
     if contacts.is_suppressed(session, shop.id, message.channel, address):
         return Verdict("skip", "unsubscribed")
-    if message.marketing and not contacts.has_consent(session, contact, message.channel):
+    if message.marketing and not contacts.has_consent(session, contact, message.channel, address):
         return Verdict("skip", f"no {message.channel} consent")
     return SEND
 
@@ -69,8 +70,8 @@ def frequency_cap(session: Session, shop: Shop, message: Message, now: datetime)
             Message.shop_id == shop.id,
             Message.contact_id == message.contact_id,
             Message.channel == message.channel,
-            Message.sent_at.is_not(None),
-            Message.sent_at > now - CAP_WINDOW,
+            # Sent in the window, or being sent by another worker right now.
+            or_(Message.sent_at > now - CAP_WINDOW, Message.in_flight_since.is_not(None)),
             Message.id != message.id,
         )
     )

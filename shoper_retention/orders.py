@@ -13,7 +13,7 @@ from shoper_retention.models import Order
 
 
 def apply_order(session: Session, shop_id: int, event: OrderPlaced, now: datetime) -> Order:
-    contact = contacts.upsert_contact(session, shop_id, event.contact, now)
+    contact = contacts.upsert_contact(session, shop_id, event.contact, now, trusted=True)
     order = session.scalars(
         select(Order).where(Order.shop_id == shop_id, Order.platform_order_id == event.order_id)
     ).first()

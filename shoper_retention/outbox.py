@@ -224,6 +224,7 @@ def mark_cancelled(message: Message, now: datetime, reason: str) -> None:
 def _release(message: Message, now: datetime) -> None:
     message.claim_token = None
     message.lease_until = None
+    message.in_flight_since = None
     message.updated_at = now
 
 

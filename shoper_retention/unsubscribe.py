@@ -14,14 +14,13 @@ from shoper_retention.models import Contact, Message
 def unsubscribe(session: Session, message: Message, now: datetime, source: str) -> bool:
     """Suppress the address the message went to; False if it already was suppressed."""
     contact = session.get(Contact, message.contact_id)
-    fallback = contacts.address_for(contact, message.channel) if contact else ""
-    address = message.to_address or fallback
+    address = message.to_address  # set when the message was prepared, i.e. before any link
     if not address:
         return False
     added = contacts.suppress(session, message.shop_id, message.channel, address, source, now)
     if contact is not None:
         contacts.record_consent(
-            session, contact, ConsentChange(message.channel, False, source), now
+            session, contact, ConsentChange(message.channel, False, source), address, now
         )
         outbox.cancel_pending(
             session,

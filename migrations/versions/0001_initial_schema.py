@@ -172,6 +172,7 @@ def upgrade() -> None:
     sa.Column('granted', sa.Boolean(), nullable=False),
     sa.Column('source', sa.String(length=32), nullable=False),
     sa.Column('text_version', sa.String(length=64), nullable=False),
+    sa.Column('address', sa.String(length=255), nullable=False),
     sa.Column('recorded_at', shoper_retention.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_consents_contact_id_contacts'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_consents_shop_id_shops'), ondelete='CASCADE'),
@@ -209,6 +210,7 @@ def upgrade() -> None:
     sa.Column('sent_at', shoper_retention.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('delivered_at', shoper_retention.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('clicked_at', shoper_retention.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('in_flight_since', shoper_retention.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('updated_at', shoper_retention.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_messages_contact_id_contacts'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['coupon_id'], ['coupons.id'], name=op.f('fk_messages_coupon_id_coupons'), ondelete='SET NULL'),
@@ -271,6 +273,8 @@ def upgrade() -> None:
     sa.Column('closed_at', shoper_retention.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('order_id', sa.Integer(), nullable=True),
     sa.Column('order_ref', sa.String(length=64), nullable=True),
+    sa.Column('email', sa.String(length=255), nullable=True),
+    sa.Column('phone', sa.String(length=20), nullable=True),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_carts_contact_id_contacts'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_carts_order_id_orders'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_carts_shop_id_shops'), ondelete='CASCADE'),
@@ -280,6 +284,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('carts', schema=None) as batch_op:
         batch_op.create_index('ix_carts_contact_id', ['contact_id'], unique=False)
+        batch_op.create_index('ix_carts_shop_id_email', ['shop_id', 'email'], unique=False)
+        batch_op.create_index('ix_carts_shop_id_phone', ['shop_id', 'phone'], unique=False)
         batch_op.create_index('ix_carts_shop_id_status_last_activity_at', ['shop_id', 'status', 'last_activity_at'], unique=False)
         batch_op.create_index('ix_carts_status_last_activity_at', ['status', 'last_activity_at'], unique=False)
 
@@ -328,6 +334,8 @@ def downgrade() -> None:
         batch_op.drop_index('ix_carts_status_last_activity_at')
         batch_op.drop_index('ix_carts_shop_id_status_last_activity_at')
         batch_op.drop_index('ix_carts_contact_id')
+        batch_op.drop_index('ix_carts_shop_id_email')
+        batch_op.drop_index('ix_carts_shop_id_phone')
 
     op.drop_table('carts')
     with op.batch_alter_table('orders', schema=None) as batch_op:

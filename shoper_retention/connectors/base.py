@@ -74,6 +74,9 @@ class Connector(Protocol):
 
     channel: str
     name: str
+    # True when sending the same idempotency key twice delivers once: then a message whose
+    # worker died mid-send may be sent again; otherwise it must not (it may have arrived).
+    idempotent: bool
 
     def __enter__(self) -> Connector: ...
 

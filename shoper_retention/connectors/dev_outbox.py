@@ -14,6 +14,7 @@ from shoper_retention.sms_text import segment_count
 
 class DevOutboxConnector:
     name = "dev_outbox"
+    idempotent = True  # the same key is stored once
 
     def __init__(self, channel: str, factory: sessionmaker[Session]) -> None:
         self.channel = channel

@@ -63,6 +63,7 @@ class SmsapiConnector:
 
     channel = "sms"
     name = "smsapi"
+    idempotent = True  # check_idx=1: SMSAPI refuses a repeated idx (error 53)
 
     def __init__(
         self,

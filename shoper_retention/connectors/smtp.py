@@ -48,6 +48,7 @@ class SmtpConnector:
 
     channel = "email"
     name = "smtp"
+    idempotent = False  # SMTP has no idempotency key
 
     def __init__(
         self,

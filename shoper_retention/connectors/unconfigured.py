@@ -11,6 +11,7 @@ from shoper_retention.connectors.base import Connector, Outcome, OutgoingMessage
 
 class UnconfiguredConnector:
     name = "unconfigured"
+    idempotent = True  # it never sends anything
 
     def __init__(self, channel: str, reason: str) -> None:
         self.channel = channel

@@ -50,6 +50,11 @@ class Cart(Base):
     # The storefront saw this cart become this platform order (thank-you page), even if the
     # order webhook has not arrived yet.
     order_ref: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The addresses given with this cart's own snapshots. Its reminders go only there: the
+    # storefront is unauthenticated, so a snapshot naming someone else's e-mail must not
+    # redirect that person's messages, nor read their carts.
+    email: Mapped[str | None] = mapped_column(String(255), default=None)
+    phone: Mapped[str | None] = mapped_column(String(20), default=None)
 
     @property
     def has_items(self) -> bool:
@@ -117,6 +122,8 @@ class RestockSubscription(Base):
 Index("ix_carts_shop_id_status_last_activity_at", Cart.shop_id, Cart.status, Cart.last_activity_at)
 Index("ix_carts_status_last_activity_at", Cart.status, Cart.last_activity_at)
 Index("ix_carts_contact_id", Cart.contact_id)
+Index("ix_carts_shop_id_email", Cart.shop_id, Cart.email)
+Index("ix_carts_shop_id_phone", Cart.shop_id, Cart.phone)
 Index("ix_orders_shop_id_contact_id_placed_at", Order.shop_id, Order.contact_id, Order.placed_at)
 Index(
     "ix_restock_subscriptions_shop_id_product_id_variant_id_status",

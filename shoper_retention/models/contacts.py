@@ -42,6 +42,9 @@ class Consent(Base):
     granted: Mapped[bool]
     source: Mapped[str] = mapped_column(String(32))  # storefront, order, unsubscribe, ...
     text_version: Mapped[str] = mapped_column(String(64), default="")
+    # The address the consent was given for: consent to text one number does not cover
+    # another number the contact later has.
+    address: Mapped[str] = mapped_column(String(255), default="")
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -54,6 +54,9 @@ class Message(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Set when a worker hands the message to a provider, cleared when the outcome is recorded.
+    # Still set on a later claim means a worker died mid-send: the outcome is unknown.
+    in_flight_since: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     @property

@@ -52,5 +52,8 @@ class Scenario(Protocol):
     ) -> dict[str, Any]:
         """The template variables for this message."""
 
+    def recipient(self, session: Session, shop: Shop, message: Message) -> str | None:
+        """Where this message goes on its channel (None: nowhere, it is skipped)."""
+
     def link_target(self, session: Session, shop: Shop, message: Message, link: str) -> str | None:
         """Where a tracked link named `link` in this message leads (None: the shop's home)."""

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from shoper_retention import contacts, outbox, shop_config
@@ -24,6 +24,9 @@ NAME = "cart_recovery"
 SCAN_BATCH = 500
 OPEN_STATES = ("open", "anonymous", "abandoned")
 CLOCK_SKEW = timedelta(minutes=10)  # how far ahead of ours a shopper's clock may run
+# An order dated up to this long before the cart started still ends it: the shop's clock is
+# not ours, and a local time in the repeated hour of a DST change is an hour ambiguous.
+ORDER_SLACK = timedelta(hours=1)
 
 
 class CartRecovery:
@@ -97,7 +100,7 @@ class CartRecovery:
             later = steps[index + 1] if index + 1 < len(steps) else None
             if later is not None and cart.last_activity_at + later.delay <= now:
                 continue  # the worker was down so long that a later step is due: skip this one
-            for channel in _channels(session, contact, step.channel):
+            for channel in _channels(session, contact, cart, step.channel):
                 plan = outbox.Plan(
                     shop_id=shop.id,
                     contact_id=contact.id,
@@ -165,6 +168,12 @@ class CartRecovery:
             "step": message.step,
         }
 
+    def recipient(self, session: Session, shop: Shop, message: Message) -> str | None:
+        cart = session.get(Cart, message.subject_id)
+        if cart is None or cart.shop_id != shop.id:
+            return None
+        return cart.phone if message.channel == "sms" else cart.email
+
     def link_target(self, session: Session, shop: Shop, message: Message, link: str) -> str | None:
         if link != "cart":
             return None
@@ -174,9 +183,9 @@ class CartRecovery:
         return restore_target(shop, cart)
 
 
-def _channels(session: Session, contact: Contact, choice: str) -> list[str]:
-    sms_ok = bool(contact.phone) and contacts.has_consent(session, contact, "sms")
-    email_ok = bool(contact.email) and contacts.has_consent(session, contact, "email")
+def _channels(session: Session, contact: Contact, cart: Cart, choice: str) -> list[str]:
+    sms_ok = contacts.has_consent(session, contact, "sms", cart.phone)
+    email_ok = contacts.has_consent(session, contact, "email", cart.email)
     if choice == "auto":
         return ["sms"] if sms_ok else (["email"] if email_ok else [])
     if choice == "both":
@@ -211,12 +220,19 @@ def restore_target(shop: Shop, cart: Cart) -> str:
 
 
 def order_since(session: Session, shop_id: int, cart: Cart) -> Order | None:
-    """An order by the cart's contact placed since the cart started, or the cart's own order."""
-    conditions: list[ColumnElement[bool]] = []
+    """An order by the same shopper (contact, e-mail or phone) placed since the cart started,
+    or the cart's own order. Matching by address too: the cart and the order may have landed
+    on different contacts (a phone-only cart, an order with the e-mail)."""
+    same_shopper: list[ColumnElement[bool]] = []
     if cart.contact_id is not None:
-        conditions.append(
-            (Order.contact_id == cart.contact_id) & (Order.placed_at >= cart.started_at)
-        )
+        same_shopper.append(Order.contact_id == cart.contact_id)
+    if cart.email:
+        same_shopper.append(Order.email == cart.email)
+    if cart.phone:
+        same_shopper.append(Order.phone == cart.phone)
+    conditions: list[ColumnElement[bool]] = []
+    if same_shopper:
+        conditions.append(or_(*same_shopper) & (Order.placed_at >= cart.started_at - ORDER_SLACK))
     if cart.order_ref:
         conditions.append(Order.platform_order_id == cart.order_ref)
     if not conditions:
@@ -227,64 +243,88 @@ def order_since(session: Session, shop_id: int, cart: Cart) -> Order | None:
 
 
 def apply_cart_snapshot(session: Session, shop: Shop, event: CartChanged, now: datetime) -> None:
-    contact = contacts.upsert_contact(session, shop.id, event.contact, now)
-    if contact is not None:
-        for change in event.consents:
-            contacts.record_consent(session, contact, change, now)
+    contact = contacts.upsert_contact(session, shop.id, event.contact, now, trusted=False)
     cart = session.scalars(
         select(Cart).where(Cart.shop_id == shop.id, Cart.platform_cart_id == event.cart_id)
     ).first()
-    items = [item.as_json() for item in event.items]
-    total = sum((i.price * i.quantity for i in event.items), Decimal("0"))
     if cart is None:
         cart = Cart(
             shop_id=shop.id,
             platform_cart_id=event.cart_id,
-            contact_id=contact.id if contact else None,
             status="open",
-            items=items,
-            currency=event.currency,
-            total=total,
-            restore_url=event.restore_url,
             token=secrets.token_urlsafe(16),
             started_at=event.received_at,
             last_activity_at=event.received_at,
             snapshot_at=_order_key(event),
+            currency=event.currency,
         )
         session.add(cart)
-        session.flush()
-    else:
-        if _order_key(event) <= cart.snapshot_at:
-            return  # an older or repeated snapshot: the cart already shows something newer
-        if contact is not None and cart.contact_id is None:
-            cart.contact_id = contact.id
-        if cart.status in ("ordered", "recovered"):
-            return  # this cart is done; the shop will start a new cart id
-        if cart.status == "anonymous":
-            cart.status = "open"
-        if cart.status == "emptied" and items:
-            cart.status = "open"
-            cart.run += 1
-            cart.started_at = event.received_at
-            cart.abandoned_at = None
-        cart.items = items
-        cart.currency = event.currency
-        cart.total = total
-        cart.last_activity_at = event.received_at
-        cart.snapshot_at = _order_key(event)
-        if event.restore_url:
-            cart.restore_url = event.restore_url
+    elif _order_key(event) <= cart.snapshot_at:
+        return  # an older or repeated snapshot: the cart already shows something newer
+    if contact is not None and cart.contact_id is None:
+        cart.contact_id = contact.id
+    cart.email = event.contact.email or cart.email
+    cart.phone = event.contact.phone or cart.phone
+    if contact is not None:
+        for change in event.consents:
+            address = cart.phone if change.channel == "sms" else cart.email
+            if address:
+                contacts.record_consent(session, contact, change, address, now)
+    if cart.status in ("ordered", "recovered"):
+        return  # this cart is done; the shop will start a new cart id
+    _apply_contents(session, shop, cart, event, now)
+    session.flush()
     if event.order_id:
         cart.order_ref = event.order_id
         order = session.scalars(
             select(Order).where(Order.shop_id == shop.id, Order.platform_order_id == event.order_id)
         ).first()
         _close_cart(session, cart, order, now, "order placed")
-        return
-    if not items and cart.status in OPEN_STATES:
+    elif not cart.items and cart.status in OPEN_STATES:
         cart.status = "emptied"
         cart.closed_at = now
         outbox.cancel_pending(session, shop.id, "cart emptied", now, subject=("cart", cart.id))
+
+
+def _apply_contents(
+    session: Session, shop: Shop, cart: Cart, event: CartChanged, now: datetime
+) -> None:
+    items = [item.as_json() for item in event.items]
+    if cart.status == "anonymous":
+        cart.status = "open"
+    if cart.status == "emptied" and items:
+        cart.status = "open"  # refilled: a new run, planned afresh
+        cart.run += 1
+        cart.started_at = event.received_at
+        cart.abandoned_at = None
+    cart.items = items
+    cart.currency = event.currency
+    cart.total = sum((i.price * i.quantity for i in event.items), Decimal("0"))
+    cart.last_activity_at = event.received_at
+    cart.snapshot_at = _order_key(event)
+    if event.restore_url:
+        cart.restore_url = event.restore_url
+    if cart.status == "abandoned" and items:
+        _defer_while_active(session, shop, cart, event.received_at, now)
+
+
+def _defer_while_active(
+    session: Session, shop: Shop, cart: Cart, active_at: datetime, now: datetime
+) -> None:
+    """The shopper is back in the cart: no reminder until they have been idle again."""
+    earliest = active_at + shop_config.cart_recovery(shop).idle
+    session.execute(
+        update(Message)
+        .where(
+            Message.shop_id == shop.id,
+            Message.subject_type == "cart",
+            Message.subject_id == cart.id,
+            Message.status == "scheduled",
+            Message.due_at < earliest,
+        )
+        .values(due_at=earliest, reason="shopper active again", updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _order_key(event: CartChanged) -> datetime:
@@ -298,10 +338,17 @@ def close_carts_for_order(session: Session, shop: Shop, order: Order, now: datet
     # The cart's own order (seen on the thank-you page) is linked whatever its state; other
     # open carts of the same contact started before the order are closed by it.
     conditions = [(Cart.order_ref == order.platform_order_id) & Cart.order_id.is_(None)]
+    same_shopper: list[ColumnElement[bool]] = []
     if order.contact_id is not None:
+        same_shopper.append(Cart.contact_id == order.contact_id)
+    if order.email:
+        same_shopper.append(Cart.email == order.email)
+    if order.phone:
+        same_shopper.append(Cart.phone == order.phone)
+    if same_shopper:
         conditions.append(
-            (Cart.contact_id == order.contact_id)
-            & (Cart.started_at <= order.placed_at)
+            or_(*same_shopper)
+            & (Cart.started_at <= order.placed_at + ORDER_SLACK)
             & Cart.status.in_(OPEN_STATES)
         )
     carts = session.scalars(select(Cart).where(Cart.shop_id == shop.id, or_(*conditions))).all()

@@ -48,13 +48,14 @@ def insert_due_messages(
                 for i in range(count)
             ],
         )
-        contact_ids = list(
-            session.scalars(
-                select(Contact.id)
+        emails = dict(
+            session.execute(
+                select(Contact.id, Contact.email)
                 .where(Contact.shop_id == shop_id, Contact.email.like(f"shopper-{run}-%"))
                 .order_by(Contact.id)
-            )
+            ).all()
         )
+        contact_ids = list(emails)
         session.execute(
             insert(Consent),
             [
@@ -65,6 +66,7 @@ def insert_due_messages(
                     granted=True,
                     source="storefront",
                     text_version="v1",
+                    address=emails[cid],
                     recorded_at=now,
                 )
                 for cid in contact_ids
@@ -87,6 +89,7 @@ def insert_due_messages(
                     last_activity_at=now,
                     snapshot_at=now,
                     abandoned_at=now,
+                    email=emails[cid],
                 )
                 for cid in contact_ids
             ],

@@ -116,6 +116,7 @@ class DiesMidBatch:
     record the outcome."""
 
     name = "dev_outbox"
+    idempotent = True
 
     def __init__(self, inner: DevOutboxConnector, counter: list[int]) -> None:
         self.inner = inner

@@ -38,6 +38,7 @@ class ProviderLatency:
     """The dev outbox behind a network round trip: the send waits, then stores."""
 
     name = "dev_outbox"
+    idempotent = True
 
     def __init__(self, inner: DevOutboxConnector) -> None:
         self.inner = inner

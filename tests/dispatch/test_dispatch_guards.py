@@ -154,7 +154,8 @@ def test_sms_consent_withdrawn_in_a_later_snapshot_skips_the_sms_but_not_the_ema
     later = cart_snapshot(at=clock.advance(minutes=10), consent={"email": True, "sms": False})
     assert post_cart(client, shop, later).status_code == 202
 
-    report = worker.tick(clock.set(start + timedelta(hours=1)))
+    # The shopper was active at +41 min, so step 1 waits until idle again (+71 min).
+    report = worker.tick(clock.set(start + timedelta(hours=2)))
 
     assert report.dispatch.skipped == 1
     sms = step(factory, 1, "sms")
@@ -297,3 +298,44 @@ def test_message_claimed_by_a_dead_worker_is_cancelled_if_an_order_came_meanwhil
     assert sms.id == claimed.id
     assert (sms.status, sms.reason) == ("cancelled", "order placed")
     assert outbox_entries(factory) == []
+
+
+def test_no_reminder_goes_out_while_the_shops_order_webhooks_are_not_registered(
+    client, worker, factory, settings, clock
+):
+    """Without order webhooks an order could never stop the reminders: they wait."""
+    shop = make_shop(factory, settings, now=clock.now)
+    start = abandon_cart(client, worker, shop, clock)
+    with factory() as session, session.begin():
+        stored = session.get(Shop, shop.id)
+        assert stored is not None
+        stored.webhooks_registered = False
+        stored.access_token_enc = None  # the worker cannot finish the set-up either
+    report = worker.tick(clock.set(start + timedelta(hours=1)))
+    assert report.dispatch.sent == 0 and report.dispatch.moved == 1
+    sms = step(factory, 1, "sms")
+    assert sms.status == "scheduled" and "webhooks" in sms.reason
+
+
+def test_a_message_being_sent_by_another_worker_counts_against_the_frequency_cap(
+    client, worker, factory, settings, clock
+):
+    from sqlalchemy import update
+
+    shop = make_shop(factory, settings, now=clock.now)
+    start = abandon_cart(client, worker, shop, clock)
+    with factory() as session, session.begin():
+        other = step(factory, 3, "sms")
+        session.execute(  # another worker is handing this SMS to SMSAPI right now
+            update(Message)
+            .where(Message.id == other.id)
+            .values(
+                status="claimed",
+                claim_token="other",
+                in_flight_since=start,
+                lease_until=start + timedelta(days=1),
+            )
+        )
+    worker.tick(clock.set(start + timedelta(hours=1)))
+    sms = step(factory, 1, "sms")
+    assert (sms.status, sms.reason) == ("skipped", "frequency cap (1 sms per 24 h)")

@@ -33,7 +33,7 @@ def smtp() -> Iterator[FakeSmtpServer]:
 def mail_worker(
     settings: Settings, factory: sessionmaker[Session], http: requests.Session, smtp: FakeSmtpServer
 ) -> Worker:
-    """E-mail through SMTP; SMS (no SMSAPI token) still goes to the dev outbox."""
+    """E-mail through SMTP; SMS has no SMSAPI token, so it pauses."""
     return Worker(settings.with_(smtp_url=smtp.url()), factory, http=http, name="w")
 
 
@@ -176,3 +176,35 @@ def test_shop_in_a_language_without_texts_gets_english_mail_with_its_unsubscribe
     unsubscribe = mail["List-Unsubscribe"].strip("<>")
     assert f"Unsubscribe: {unsubscribe}" in text
     assert f'href="{unsubscribe}"' in html
+
+
+def test_an_email_whose_worker_died_mid_send_is_not_sent_again(
+    client, mail_worker, factory, settings, clock, smtp
+):
+    """SMTP cannot tell a resend from a new mail: an e-mail handed to the server by a worker
+    that died before recording the answer may have arrived, so it is failed, not resent."""
+    from sqlalchemy import update
+
+    from shoper_retention.dispatch import UNKNOWN_OUTCOME
+    from shoper_retention.models import Message
+
+    shop = make_shop(factory, settings, now=clock.now)
+    start = abandon_cart(client, mail_worker, shop, clock)
+    due = start + timedelta(hours=24)
+    with factory() as session, session.begin():
+        (email2,) = [m for m in messages(factory) if m.step == 2]
+        session.execute(  # as the dead worker left it: claimed, handed over, lease run out
+            update(Message)
+            .where(Message.id == email2.id)
+            .values(
+                status="claimed",
+                claim_token="dead",
+                in_flight_since=due,
+                lease_until=due + timedelta(minutes=5),
+            )
+        )
+    report = mail_worker.tick(clock.set(due + timedelta(minutes=6)))
+    (email2,) = [m for m in messages(factory) if m.step == 2]
+    assert (email2.status, email2.reason) == ("failed", UNKNOWN_OUTCOME)
+    assert report.dispatch.failed == 1
+    assert smtp.messages == []

@@ -7,7 +7,16 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from shoper_retention.models import Cart
-from tests.support import cart_snapshot, make_shop, messages, order_payload, post_cart, post_webhook
+from tests.support import (
+    abandon_cart,
+    cart_snapshot,
+    make_shop,
+    messages,
+    order_payload,
+    outbox_entries,
+    post_cart,
+    post_webhook,
+)
 
 
 def _cart(factory):  # type: ignore[no-untyped-def]
@@ -115,3 +124,82 @@ def test_after_an_outage_only_the_latest_due_step_is_sent(client, worker, factor
     assert sent == {(3, "email"), (3, "sms")}  # the coupon SMS is not eaten by the cap
     assert report.dispatch.cancelled == 2
     assert {m.reason for m in messages(factory) if m.step < 3} == {"superseded by a later step"}
+
+
+def test_an_order_on_another_contact_with_the_carts_phone_still_stops_the_reminders(
+    client, worker, factory, settings, clock
+):
+    """A phone-only cart and an order with e-mail + that phone land on different contacts
+    (the e-mail was known from an earlier order); the order must still end the cart."""
+    shop = make_shop(factory, settings, now=clock.now)
+    post_webhook(
+        client, shop, "order.create", order_payload("1", at=clock.now - timedelta(days=30))
+    )
+    worker.tick(clock.now)
+    start = abandon_cart(client, worker, shop, clock, email=None, phone="+48 600 999 888")
+    clock.set(start + timedelta(minutes=50))
+    paid = order_payload("2", at=clock.now, phone="600999888", paid=True)
+    post_webhook(client, shop, "order.paid", paid)
+    worker.tick(clock.now)
+    worker.tick(clock.set(start + timedelta(hours=1)))
+    assert outbox_entries(factory) == []
+    assert {m.status for m in messages(factory)} == {"cancelled"}
+
+
+def test_an_order_dated_a_little_before_the_cart_started_still_ends_it(
+    client, worker, factory, settings, clock
+):
+    """The shop's clock is not ours (and a DST fold makes local times ambiguous)."""
+    shop = make_shop(factory, settings, now=clock.now)
+    start = abandon_cart(client, worker, shop, clock)
+    skewed = order_payload("3", at=start - timedelta(minutes=20))
+    post_webhook(client, shop, "order.create", skewed)
+    worker.tick(clock.advance(minutes=1))
+    worker.tick(clock.set(start + timedelta(hours=1)))
+    assert outbox_entries(factory) == []
+
+
+def test_a_storefront_post_cannot_take_over_another_shoppers_phone_or_messages(
+    client, worker, factory, settings, clock
+):
+    """The storefront is unauthenticated: a snapshot naming the victim's e-mail with the
+    attacker's phone must neither replace her phone nor send her carts' SMS there."""
+    from shoper_retention.models import Contact
+
+    shop = make_shop(factory, settings, now=clock.now)
+    post_cart(client, shop, cart_snapshot("victim-1", at=clock.now, phone="+48 600 100 200"))
+    worker.tick(clock.now)
+    attack = cart_snapshot("attacker-1", at=clock.advance(minutes=1), phone="+48 700 700 700")
+    post_cart(client, shop, attack)
+    worker.tick(clock.now)
+    with factory() as session:
+        victim = session.scalars(select(Contact).where(Contact.email == "anna@example.com")).one()
+    assert victim.phone == "+48600100200"
+    # Her next cart, e-mail only, gets no SMS at all (the attacker's number has her consent
+    # record, but her cart never named that number).
+    later = cart_snapshot("victim-2", at=clock.advance(hours=2), phone=None, consent={})
+    post_cart(client, shop, later)
+    worker.tick(clock.now)
+    worker.tick(clock.advance(minutes=31))
+    victim_cart_messages = [
+        m for m in messages(factory) if m.subject_id == _cart_id(factory, "victim-2")
+    ]
+    assert victim_cart_messages and {m.channel for m in victim_cart_messages} == {"email"}
+
+
+def test_a_shopper_back_in_the_cart_is_not_reminded_until_idle_again(
+    client, worker, factory, settings, clock
+):
+    shop = make_shop(factory, settings, now=clock.now)
+    start = abandon_cart(client, worker, shop, clock)
+    post_cart(client, shop, cart_snapshot(at=clock.set(start + timedelta(minutes=45))))
+    worker.tick(clock.now)
+    assert worker.tick(clock.set(start + timedelta(hours=1))).dispatch.sent == 0
+    assert worker.tick(clock.set(start + timedelta(minutes=75))).dispatch.sent == 1
+
+
+def _cart_id(factory, platform_cart_id):  # type: ignore[no-untyped-def]
+    with factory() as session:
+        return session.scalars(
+            select(Cart.id).where(Cart.platform_cart_id == platform_cart_id)
+        ).one()
