@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, abort, jsonify, render_template
+from flask import Blueprint, abort, jsonify, render_template, request
 from sqlalchemy import select, text
 
 from shoper_retention.app import services
@@ -45,11 +46,20 @@ def manifest() -> Any:
     return jsonify(load_manifest())
 
 
+def _from_this_machine() -> bool:
+    try:
+        return ipaddress.ip_address(request.remote_addr or "").is_loopback
+    except ValueError:
+        return False
+
+
 @blueprint.get("/dev/outbox")
 def dev_outbox() -> Any:
     svc = services()
     if not svc.settings.uses_dev_outbox:
         abort(404)  # real providers are configured: nothing is (or should be) here
+    if not _from_this_machine():
+        abort(404)  # every shop's messages, with working links: only for the local developer
     with svc.factory() as session:
         entries = session.scalars(
             select(DevOutboxEntry).order_by(DevOutboxEntry.id.desc()).limit(200)

@@ -9,7 +9,7 @@ but never changes anything)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -24,6 +24,10 @@ from shoper_retention.errors import BadInput, Forbidden, UnknownShop
 from shoper_retention.links import InvalidLink
 from shoper_retention.models import ChannelPause, Message, Shop, WorkerHeartbeat
 from shoper_retention.platforms.shoper import signature
+from shoper_retention.platforms.shoper.install import shoper_time
+
+IFRAME_MAX_AGE = timedelta(hours=2)
+IFRAME_CLOCK_SKEW = timedelta(minutes=10)
 
 blueprint = Blueprint("settings_page", __name__)
 LAST_MESSAGES = 50
@@ -42,6 +46,13 @@ def _shop_from_token(session: Session, token: str | None) -> Shop:
 def _shop_from_iframe(session: Session) -> Shop:
     if not signature.verify_iframe(request.args, services().settings.shoper_appstore_secret):
         raise Forbidden("bad or missing hash")
+    # The signed URL lands in browser history and access logs: honour it only while fresh.
+    # (Shoper's timestamp format is unverified; one we cannot read is let through.)
+    signed_at = shoper_time(request.args.get("timestamp", ""))
+    if signed_at is not None:
+        age = services().clock() - signed_at
+        if not -IFRAME_CLOCK_SKEW <= age <= IFRAME_MAX_AGE:
+            raise Forbidden("this link has expired: open the app again from the shop admin")
     return _active(
         session.scalars(
             select(Shop).where(

@@ -165,5 +165,8 @@ def _timestamp(value: Any, field: str) -> datetime:
             raise BadInput("must be ISO 8601 with a time zone", field=field) from exc
         if parsed.tzinfo is None:
             raise BadInput("must be ISO 8601 with a time zone", field=field)
-        return parsed.astimezone(UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError as exc:  # 0001-01-01T00:00+14:00 has no UTC equivalent
+            raise BadInput("not a valid time", field=field) from exc
     raise BadInput("is required (ISO 8601 or unix time)", field=field)

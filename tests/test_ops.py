@@ -169,3 +169,9 @@ def test_healthz_does_not_trust_a_worker_beat_from_the_future(client, factory, c
     with factory() as session, session.begin():
         session.add(WorkerHeartbeat(name="skewed", beat_at=clock.now + timedelta(hours=6)))
     assert client.get("/healthz").json["worker"] == "stale"
+
+
+def test_dev_outbox_is_served_only_to_this_machine(client):
+    assert client.get("/dev/outbox").status_code == 200
+    remote = client.get("/dev/outbox", environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    assert remote.status_code == 404

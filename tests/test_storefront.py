@@ -125,6 +125,8 @@ _MISSING = object()
         ("occurred_at", "yesterday", "occurred_at"),
         ("occurred_at", "2026-03-03T08:00:00", "occurred_at"),  # no time zone
         ("occurred_at", _MISSING, "occurred_at"),
+        ("occurred_at", "0001-01-01T00:00:00+14:00", "occurred_at"),  # before year 1 in UTC
+        ("occurred_at", "9999-12-31T23:59:59-14:00", "occurred_at"),  # after year 9999
         ("consent.sms", "yes", "consent.sms"),
         ("consent.email", 1, "consent.email"),
         ("cart_id", _MISSING, "cart_id"),

@@ -16,6 +16,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, parseaddr
+from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from shoper_retention.clock import utcnow
@@ -191,6 +192,7 @@ class SmtpConnector:
             if self._conn is None or self._conn.sock is None:
                 self._disconnect()
                 self._conn = self._connect()
+            self._conn.data_sent = False  # type: ignore[attr-defined]
             refused = self._conn.send_message(mail, envelope_from, [recipient])
         except smtplib.SMTPRecipientsRefused as exc:
             self._drop_if_closed()
@@ -233,7 +235,13 @@ class SmtpConnector:
         except (smtplib.SMTPException, OSError) as exc:
             # Disconnects, refused connections, timeouts, TLS failures: all passing trouble.
             # The next send of the batch opens a fresh connection.
+            handed_over = bool(getattr(self._conn, "data_sent", False))
             self._disconnect()
+            if handed_over:
+                # The whole message reached the server; only its answer was lost. It may
+                # well be delivered, and SMTP has no idempotency key: do not send it again.
+                log.warning("SMTP %s to %s: no answer after the data", provider_id, masked)
+                return Failed(f"outcome unknown, not resent: {_describe(exc)}")
             log.info(
                 "SMTP %s:%s unreachable for %s: %s", self.host, self.port, masked, _describe(exc)
             )
@@ -254,11 +262,11 @@ class SmtpConnector:
     def _connect(self) -> smtplib.SMTP:
         conn: smtplib.SMTP
         if self.implicit_tls:
-            conn = smtplib.SMTP_SSL(
+            conn = _TrackedSMTP_SSL(
                 self.host, self.port, timeout=self.timeout, context=self._tls_context()
             )
         else:
-            conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            conn = _TrackedSMTP(self.host, self.port, timeout=self.timeout)
         try:
             if self.starttls:
                 conn.starttls(context=self._tls_context())
@@ -340,3 +348,23 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPResponseException):
         return f"{exc.smtp_code} {_text(exc.smtp_error)}"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+class _DataTracking:
+    """Notes when the message data's terminating CRLF.CRLF has been written: a failure after
+    that point leaves the outcome unknown (the server may have accepted the mail)."""
+
+    data_sent = False
+
+    def send(self, s: Any) -> None:
+        super().send(s)  # type: ignore[misc]
+        if isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
+            self.data_sent = True
+
+
+class _TrackedSMTP(_DataTracking, smtplib.SMTP):
+    pass
+
+
+class _TrackedSMTP_SSL(_DataTracking, smtplib.SMTP_SSL):  # noqa: N801 - mirrors smtplib's name
+    pass

@@ -385,3 +385,12 @@ def test_the_page_may_be_framed_only_by_the_shop_admin(client, factory, settings
     assert (
         answer.headers["Content-Security-Policy"] == "frame-ancestors 'self' https://sklep.example"
     )
+
+
+def test_an_old_iframe_url_no_longer_opens_the_page(client, factory, settings, clock):
+    """The signed admin URL stays in browser history and access logs: it expires."""
+    make_shop(factory, settings, now=clock.now, licence=LICENCE)
+    assert client.get(iframe_path(LICENCE)).status_code == 200
+    clock.advance(hours=3)
+    answer = client.get(iframe_path(LICENCE))
+    assert answer.status_code == 403 and "expired" in answer.json["message"]

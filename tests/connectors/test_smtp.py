@@ -309,3 +309,22 @@ def test_server_going_away_mid_batch_is_retried() -> None:
     assert isinstance(first, Sent)
     assert isinstance(second, Retry) and isinstance(third, Retry)
     assert connector._conn is None
+
+
+def test_a_lost_answer_after_the_data_is_not_retried(smtp_server: FakeSmtpServer) -> None:
+    """The server accepted the whole message but its 250 came too late: it may be delivered,
+    and SMTP has no idempotency key, so retrying would risk a second copy."""
+    smtp_server.data_reply_delay = 1.0
+    connector = SmtpConnector("127.0.0.1", smtp_server.port, default_from=FROM, timeout=0.3)
+    outcome = connector.send(email_message())
+    assert isinstance(outcome, Failed) and outcome.reason.startswith("outcome unknown")
+    assert not outcome.suppress
+    assert len(smtp_server.envelopes) == 1
+
+
+def test_a_deferral_before_the_data_is_retried(smtp_server: FakeSmtpServer) -> None:
+    """Nothing was handed over yet (the recipient was refused for now): safe to retry."""
+    smtp_server.reject("jan@example.com", 451)
+    connector = SmtpConnector("127.0.0.1", smtp_server.port, default_from=FROM, timeout=0.3)
+    assert isinstance(connector.send(email_message()), Retry)
+    assert smtp_server.envelopes == []

@@ -162,3 +162,18 @@ def test_no_consent_at_all_sends_nothing(client, worker, factory, settings, cloc
     for hours in (1, 24, 72):
         worker.tick(clock.set(start + timedelta(hours=hours)))
     assert outbox_entries(factory) == []
+
+
+def test_subject_and_text_part_are_plain_text_while_the_html_is_escaped(
+    client, worker, factory, settings, clock
+):
+    shop = make_shop(factory, settings, now=clock.now, name="Kowalski & Syn")
+    items = [{"product_id": "1", "name": "Kubek <b>XL</b>", "price": "10", "quantity": 1}]
+    start = abandon_cart(
+        client, worker, shop, clock, first_name="D'Angelo", items=items, consent={"email": True}
+    )
+    worker.tick(clock.set(start + timedelta(hours=1)))
+    (email,) = outbox_entries(factory)
+    assert email.subject == "D'Angelo, twoje produkty czekają w koszyku"
+    assert "Kowalski & Syn" in email.body_text and "Kubek <b>XL</b>" in email.body_text
+    assert "Kubek &lt;b&gt;XL&lt;/b&gt;" in email.body_html and "<b>XL</b>" not in email.body_html

@@ -7,6 +7,7 @@ with FakeSmtpServer(reject={"gone@example.com": 550}) as server:
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -106,6 +107,9 @@ class _Handler:
                 login=login,
             )
         )
+        if self._server.data_reply_delay:
+            # Accepted, but the answer is late: the client times out not knowing.
+            await asyncio.sleep(self._server.data_reply_delay)
         return "250 2.0.0 Message accepted"
 
 
@@ -138,6 +142,7 @@ class FakeSmtpServer:
         self.port = 0
         self.rejections: dict[str, int] = {k.lower(): v for k, v in (reject or {}).items()}
         self.credentials = credentials
+        self.data_reply_delay = 0.0  # seconds before answering the end of DATA
         self._lock = threading.Lock()
         self._envelopes: list[ReceivedEnvelope] = []
         self._connections = 0

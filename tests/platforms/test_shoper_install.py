@@ -300,7 +300,45 @@ def test_shoper_failing_the_token_exchange_answers_503_with_retry_after_and_stor
     assert len(calls_to(shoper, "POST", TOKEN_URL)) == 1  # a code is single-use: never retried
 
 
-def test_profile_failing_after_a_good_token_exchange_stores_the_shop_and_the_worker_finishes_setup(
+def test_profile_failing_after_a_good_token_exchange_still_creates_webhooks_and_is_retried(
+    client: Any,
+    worker: Any,
+    shoper: responses.RequestsMock,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    """The order webhooks matter most (without them no reminder may go out): a profile
+    Shoper refuses must not hold them back. The profile is retried by the worker."""
+    shoper.post(TOKEN_URL, json=tokens("access-1", "refresh-1"))
+    shoper.get(CONFIG_URL, status=403, json={"error": "insufficient_scope"})
+    shoper.get(WEBHOOKS_URL, json=webhook_page())
+    shoper.post(WEBHOOKS_URL, json=42)
+
+    answer = client.post("/shoper/appstore", data=install_form(clock.now))
+
+    assert answer.status_code == 200  # the code is spent: the shop must be kept
+    shop = the_shop(factory)
+    assert shop.status == "active"
+    assert shop.webhooks_registered is True and shop.webhook_ids == [42]
+    assert "shop profile not read" in shop.setup_error
+    assert "insufficient_scope" in shop.setup_error
+    assert CredentialBox(settings.secret_key).open(shop.access_token_enc) == "access-1"
+
+    shoper.reset()
+    shoper.get(CONFIG_URL, json=PROFILE)
+    report = worker.tick(clock.advance(minutes=1))
+
+    assert report.shops_maintained == 1
+    shop = the_shop(factory)
+    assert shop.name == "Ceramika Nowak"
+    assert shop.setup_error == ""
+    assert shop.webhook_ids == [42]  # kept: not re-created under in-flight deliveries
+    assert calls_to(shoper, "POST", WEBHOOKS_URL) == []
+    assert worker.tick(clock.advance(minutes=1)).shops_maintained == 0  # done: not again
+
+
+def test_webhooks_failing_at_install_are_created_by_the_worker(
     client: Any,
     worker: Any,
     shoper: responses.RequestsMock,
@@ -309,35 +347,27 @@ def test_profile_failing_after_a_good_token_exchange_stores_the_shop_and_the_wor
     clock: Clock,
 ) -> None:
     shoper.post(TOKEN_URL, json=tokens("access-1", "refresh-1"))
-    shoper.get(CONFIG_URL, status=403, json={"error": "insufficient_scope"})
+    shoper.get(CONFIG_URL, json=PROFILE)
+    shoper.get(WEBHOOKS_URL, status=503)
 
-    answer = client.post("/shoper/appstore", data=install_form(clock.now))
-
-    assert answer.status_code == 200  # the code is spent: the shop must be kept
+    assert client.post("/shoper/appstore", data=install_form(clock.now)).status_code == 200
     shop = the_shop(factory)
-    assert shop.status == "active"
     assert shop.webhooks_registered is False
-    assert "insufficient_scope" in shop.setup_error
-    assert CredentialBox(settings.secret_key).open(shop.access_token_enc) == "access-1"
-    assert calls_to(shoper, "POST", WEBHOOKS_URL) == []
+    assert "order webhooks not created" in shop.setup_error
 
     shoper.reset()
     shoper.get(CONFIG_URL, json=PROFILE)
     shoper.get(WEBHOOKS_URL, json=webhook_page())
     shoper.post(WEBHOOKS_URL, json=51)
-    report = worker.tick(clock.advance(minutes=1))
+    worker.tick(clock.advance(minutes=1))
 
-    assert report.shops_maintained == 1
     shop = the_shop(factory)
-    assert shop.name == "Ceramika Nowak"
-    assert shop.webhooks_registered is True
-    assert shop.webhook_ids == [51]
+    assert shop.webhooks_registered is True and shop.webhook_ids == [51]
     assert shop.setup_error == ""
     (created,) = calls_to(shoper, "POST", WEBHOOKS_URL)
     assert json.loads(created.request.body)["secret"] == CredentialBox(settings.secret_key).open(
         shop.webhook_secret_enc
     )
-    assert worker.tick(clock.advance(minutes=1)).shops_maintained == 0  # done: not again
 
 
 def test_reinstall_whose_setup_fails_is_finished_by_the_worker_too(

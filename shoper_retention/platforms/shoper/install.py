@@ -32,6 +32,8 @@ from shoper_retention.settings import Settings
 log = logging.getLogger(__name__)
 PLATFORM = "shoper"
 REFRESH_MARGIN = timedelta(days=1)
+SETUP_RETRY_BASE = timedelta(minutes=1)
+SETUP_RETRY_MAX = timedelta(hours=6)
 ACTIONS = ("install", "uninstall", "billing_install", "billing_subscription", "upgrade")
 
 
@@ -40,6 +42,9 @@ class ShoperInstaller:
         self.settings = settings
         self.box = CredentialBox(settings.secret_key)
         self.http = http or requests.Session()
+        # Back-off for shops whose set-up keeps failing (per process: a restart retries now).
+        self._retry_at: dict[int, datetime] = {}
+        self._failures: dict[int, int] = {}
 
     # --- lifecycle callback -------------------------------------------------------------
     def handle_callback(self, session: Session, form: Mapping[str, str], now: datetime) -> str:
@@ -57,7 +62,7 @@ class ShoperInstaller:
         shop = session.scalars(
             select(Shop).where(Shop.platform == PLATFORM, Shop.platform_shop_id == licence)
         ).first()
-        sent_at = _callback_time(form.get("timestamp", ""))
+        sent_at = shoper_time(form.get("timestamp", ""))
         if (
             shop is not None
             and sent_at
@@ -147,21 +152,44 @@ class ShoperInstaller:
         outbox.cancel_pending(session, shop.id, "shop uninstalled", now)
 
     # --- set-up that needs REST ------------------------------------------------------------
-    def finish_setup(self, session: Session, shop: Shop, now: datetime) -> bool:
-        """Read the shop's profile and (re)create our webhooks; record the error if Shoper fails."""
+    def finish_setup(
+        self, session: Session, shop: Shop, now: datetime, *, webhooks: bool = True
+    ) -> bool:
+        """Read the shop's profile and (re)create our webhooks, each on its own: the order
+        webhooks matter most (no reminder goes out without them), so a profile Shoper will not
+        give us must not hold them back. What failed is recorded and retried by `maintain`."""
+        problems: list[str] = []
         try:
             client = self.client(session, shop, now)
-            self._read_profile(shop, client.application_config())
-            self._register_webhooks(shop, client)
         except (api.ShoperError, requests.RequestException) as exc:
-            # Not done until it all succeeds: on a re-install the flag is still True from the
-            # first install, and `maintain` only retries shops whose set-up is unfinished.
+            client = None
+            problems.append(f"no access to the shop's API: {exc}")
+        if client is not None:
+            try:
+                self._read_profile(shop, client.application_config())
+            except (api.ShoperError, requests.RequestException) as exc:
+                problems.append(f"shop profile not read: {exc}")
+            try:
+                if webhooks or not shop.webhooks_registered:
+                    self._register_webhooks(shop, client)
+            except (api.ShoperError, requests.RequestException) as exc:
+                problems.append(f"order webhooks not created: {exc}")
+        if client is None or any(p.startswith("order webhooks") for p in problems):
+            # On a re-install the flag is still True from the first install.
             shop.webhooks_registered = False
-            shop.setup_error = f"Shoper set-up incomplete: {exc}"[:500]
-            log.warning("shop %s: set-up incomplete: %s", shop.id, exc)
-            return False
-        shop.setup_error = ""
-        return True
+        shop.setup_error = (
+            ("Shoper set-up incomplete: " + "; ".join(problems))[:500] if problems else ""
+        )
+        if problems:
+            log.warning("shop %s: %s", shop.id, shop.setup_error)
+            self._retry_at[shop.id] = now + min(
+                SETUP_RETRY_BASE * 2 ** self._failures.get(shop.id, 0), SETUP_RETRY_MAX
+            )
+            self._failures[shop.id] = self._failures.get(shop.id, 0) + 1
+        else:
+            self._retry_at.pop(shop.id, None)
+            self._failures.pop(shop.id, None)
+        return not problems
 
     def _read_profile(self, shop: Shop, config: dict[str, object]) -> None:
         shop.name = str(config.get("shop_name") or shop.name)[:255]
@@ -237,19 +265,23 @@ class ShoperInstaller:
                     .where(Shop.platform == PLATFORM, Shop.status == "active")
                     .where(
                         (Shop.webhooks_registered.is_(False))
+                        | (Shop.setup_error != "")
                         | (Shop.token_expires_at < now + REFRESH_MARGIN)
                     )
                     .order_by(Shop.token_expires_at)
                     .limit(100)
                 )
             )
+        shop_ids = [i for i in shop_ids if self._retry_at.get(i, now) <= now]  # backing off
         for shop_id in shop_ids:
             with factory() as session, session.begin():
                 shop = session.get(Shop, shop_id, with_for_update=True)
                 if shop is None:
                     continue
-                if not shop.webhooks_registered:
-                    self.finish_setup(session, shop, now)
+                if not shop.webhooks_registered or shop.setup_error:
+                    # Working webhooks are kept: re-creating them would rotate their secret
+                    # under deliveries already on their way.
+                    self.finish_setup(session, shop, now, webhooks=False)
                     continue
                 try:
                     self.refresh(shop, now)
@@ -296,7 +328,7 @@ def _moved_to(exc: api.ShoperError) -> str | None:
     return f"https://{parts.netloc}{base}"
 
 
-def _callback_time(value: str) -> datetime | None:
+def shoper_time(value: str) -> datetime | None:
     """Shoper's timestamp: a Europe/Warsaw date string (format unverified) or unix seconds."""
     value = value.strip()
     if not value:
