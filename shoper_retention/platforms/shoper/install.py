@@ -225,11 +225,14 @@ class ShoperInstaller:
         shop.webhooks_registered = True
 
     # --- tokens -----------------------------------------------------------------------------
-    def client(self, session: Session, shop: Shop, now: datetime) -> api.ShoperClient:
+    def client(
+        self, session: Session, shop: Shop, now: datetime, *, max_retries: int = 3
+    ) -> api.ShoperClient:
         """A REST client with a token that is good for at least another day."""
         if shop.token_expires_at is None or shop.token_expires_at - now < REFRESH_MARGIN:
             self.refresh(shop, now)
-        return api.ShoperClient(shop.shop_url, self.box.open(shop.access_token_enc), http=self.http)
+        token = self.box.open(shop.access_token_enc)
+        return api.ShoperClient(shop.shop_url, token, http=self.http, max_retries=max_retries)
 
     def refresh(self, shop: Shop, now: datetime) -> None:
         refresh_token = self.box.open(shop.refresh_token_enc)
@@ -302,7 +305,9 @@ class ShoperInstaller:
                 raise CouponUnavailable("no platform access")
             zone = ZoneInfo(shop.timezone)
             try:
-                client = self.client(session, shop, now)
+                # No waiting out 429s here: the message's transaction is open (on SQLite it
+                # holds the write lock), and the static code is a fine fallback.
+                client = self.client(session, shop, now, max_retries=0)
                 platform_id = client.create_promotion_code(
                     code,
                     f"Cart recovery {code}",
