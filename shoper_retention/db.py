@@ -7,9 +7,11 @@ and the connections of one process take turns at the write lock in arrival order
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,13 +80,18 @@ class _Turns:
     SQLite's busy handler makes a waiting connection sleep and retry, up to 100 ms at a time,
     so a worker whose transactions follow each other within microseconds keeps the lock nearly
     always: a webhook request waited up to 2.4 s while the in-process worker sent 1,000
-    e-mails. With turns, a waiting request gets the lock after the current transaction. Other
-    processes still meet SQLite's own busy timeout."""
+    e-mails. With turns, a waiting request gets the lock after the current transaction.
 
-    def __init__(self) -> None:
+    Between processes (gunicorn workers, a separate `worker`) the holder of this process's turn
+    also takes an flock() on `<database>-writers`: a writer in another process polls it every
+    1 ms at most, instead of SQLite's busy handler's sleeps of 1, 2, 5, 10 ... 100 ms."""
+
+    def __init__(self, path: str) -> None:
         self._mutex = threading.Lock()
         self._held = False
         self._waiting: deque[threading.Event] = deque()
+        self._lock_path = path + "-writers"
+        self._fd: int | None = None
 
     def acquire(self, timeout: float) -> bool:
         with self._mutex:
@@ -101,6 +108,26 @@ class _Turns:
             self._waiting.remove(turn)
             return False
 
+    def lock_file(self, timeout: float) -> bool:
+        """Called by the holder of this process's turn: wait (at most `timeout` s) for the
+        other processes. Polls with short sleeps so the wait stays bounded."""
+        if self._fd is None:
+            self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        deadline, delay = time.monotonic() + timeout, 0.00005
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+            time.sleep(delay)
+            delay = min(delay * 2, 0.001)
+
+    def unlock_file(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
     def release(self) -> None:
         with self._mutex:
             if self._waiting:
@@ -112,6 +139,10 @@ class _Turns:
         self._mutex = threading.Lock()
         self._held = False
         self._waiting = deque()
+        if self._fd is not None:
+            # Shared with the parent (one open file description): never unlock it here.
+            os.close(self._fd)
+            self._fd = None
 
 
 _turns_by_file: dict[str, _Turns] = {}
@@ -120,7 +151,7 @@ _turns_mutex = threading.Lock()
 
 def _turns_for(path: str) -> _Turns:
     with _turns_mutex:
-        return _turns_by_file.setdefault(path, _Turns())
+        return _turns_by_file.setdefault(path, _Turns(path))
 
 
 def _reset_turns_after_fork() -> None:
@@ -143,7 +174,13 @@ class _TurnTakingConnection(sqlite3.Connection):
     def take_turn(self) -> None:
         if self.turns is None or self.has_turn:
             return
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT
         if not self.turns.acquire(SQLITE_BUSY_TIMEOUT):
+            raise OperationalError(
+                "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+            )
+        if not self.turns.lock_file(max(0.0, deadline - time.monotonic())):
+            self.turns.release()
             raise OperationalError(
                 "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
             )
@@ -152,6 +189,7 @@ class _TurnTakingConnection(sqlite3.Connection):
     def end_turn(self) -> None:
         if self.has_turn and self.turns is not None:
             self.has_turn = False
+            self.turns.unlock_file()
             self.turns.release()
 
     def commit(self) -> None:
