@@ -10,6 +10,7 @@ from typing import Any
 
 import requests
 from flask import Flask, current_app, jsonify, request
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -31,6 +32,7 @@ class Services:
 
     settings: Settings
     factory: sessionmaker[Session]
+    engine: Engine  # the factory's, for the few hot paths that skip the ORM
     links: Links
     box: CredentialBox
     clock: Callable[[], datetime]
@@ -52,9 +54,11 @@ def create_app(
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    factory = factory or make_session_factory(make_engine(settings.database_url))
     app.extensions["shoper_retention"] = Services(
         settings=settings,
-        factory=factory or make_session_factory(make_engine(settings.database_url)),
+        factory=factory,
+        engine=factory.kw["bind"],
         links=Links(settings.secret_key, settings.public_url),
         box=CredentialBox(settings.secret_key),
         clock=clock,
