@@ -51,6 +51,8 @@ def main(verbose: bool) -> None:
     )
     if not verbose:
         logging.getLogger("alembic").setLevel(logging.WARNING)  # a dozen set-up lines per run
+        # Two lines per worker pass, every 5 s; the worker logs what its passes did itself.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 @main.group()
