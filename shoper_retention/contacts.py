@@ -38,7 +38,8 @@ def upsert_contact(
         owner = _by(session, shop_id, Contact.phone, info.phone)
         if owner is None or owner is contact:
             contact.phone = info.phone
-    if info.first_name:
+    # An untrusted post must not rename someone: the name appears in that person's messages.
+    if info.first_name and (trusted or not contact.first_name):
         contact.first_name = info.first_name[:100]
     if info.language:
         contact.language = info.language

@@ -203,3 +203,18 @@ def _cart_id(factory, platform_cart_id):  # type: ignore[no-untyped-def]
         return session.scalars(
             select(Cart.id).where(Cart.platform_cart_id == platform_cart_id)
         ).one()
+
+
+def test_a_storefront_post_cannot_rename_a_known_shopper(client, worker, factory, settings, clock):
+    """Her name appears in her messages: a stranger's snapshot must not be able to set it."""
+    from shoper_retention.models import Contact
+
+    shop = make_shop(factory, settings, now=clock.now)
+    post_cart(client, shop, cart_snapshot("hers", at=clock.now, first_name="Anna"))
+    post_cart(
+        client, shop, cart_snapshot("theirs", at=clock.now, first_name="Visit evil.example now")
+    )
+    worker.tick(clock.now)
+    with factory() as session:
+        (contact,) = session.scalars(select(Contact)).all()
+    assert contact.first_name == "Anna"
