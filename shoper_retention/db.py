@@ -13,13 +13,10 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, Numeric, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, MetaData, Numeric, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -62,7 +59,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 Money = Numeric(12, 2, asdecimal=True)
-JSONDict = JSON().with_variant(JSON(), "sqlite")
 
 
 def engine_url(url: str) -> str:
@@ -257,14 +253,3 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
-
-
-@contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on error, always close."""
-    with factory() as session, session.begin():
-        yield session
-
-
-def to_decimal(value: Any) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(str(value))

@@ -8,7 +8,6 @@ SQLite the single writer lock gives the same guarantee."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,7 +16,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shoper_retention.models import ChannelPause, Message
-from shoper_retention.models.outbox import PENDING_STATUSES
 
 
 @dataclass(frozen=True)
@@ -230,16 +228,3 @@ def _release(message: Message, now: datetime) -> None:
 
 def still_claimed_by(message: Message, token: str | None) -> bool:
     return message.status == "claimed" and message.claim_token == token
-
-
-def pending_for_subject(
-    session: Session, shop_id: int, subject: tuple[str, int]
-) -> Sequence[Message]:
-    return session.scalars(
-        select(Message).where(
-            Message.shop_id == shop_id,
-            Message.subject_type == subject[0],
-            Message.subject_id == subject[1],
-            Message.status.in_(PENDING_STATUSES),
-        )
-    ).all()

@@ -14,11 +14,6 @@ from shoper_retention.connectors.smtp import SmtpConnector
 from shoper_retention.connectors.unconfigured import UnconfiguredConnector
 from shoper_retention.settings import Settings
 
-PROVIDERS = {
-    "sms": ("smsapi", "dev_outbox", "unconfigured"),
-    "email": ("smtp", "dev_outbox", "unconfigured"),
-}
-
 
 def sms_connector(
     settings: Settings, shop_token: str, sender: str, factory: sessionmaker[Session]

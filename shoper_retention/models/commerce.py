@@ -7,10 +7,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shoper_retention.db import JSON, Base, Money, UTCDateTime
+from shoper_retention.db import Base, Money, UTCDateTime
 
 
 class Cart(Base):
@@ -55,10 +55,6 @@ class Cart(Base):
     # redirect that person's messages, nor read their carts.
     email: Mapped[str | None] = mapped_column(String(255), default=None)
     phone: Mapped[str | None] = mapped_column(String(20), default=None)
-
-    @property
-    def has_items(self) -> bool:
-        return bool(self.items)
 
 
 class Order(Base):

@@ -9,7 +9,3 @@ from shoper_retention.scenarios.base import Scenario
 from shoper_retention.scenarios.cart_recovery import CartRecovery
 
 REGISTRY: dict[str, Scenario] = {s.name: s for s in (CartRecovery(),)}
-
-
-def get(name: str) -> Scenario:
-    return REGISTRY[name]
