@@ -81,7 +81,7 @@ def test_dev_outbox_lists_what_was_sent_when_no_provider_is_configured(
     channels = re.findall(r'<article class="entry" data-channel="(\w+)">', page)
     assert channels == ["email", "sms"]  # newest first
     assert "to +48600100200" in page and "to anna@example.com" in page
-    assert "Sklep Testowy: Anna, twoj koszyk czeka." in page
+    assert "Sklep Testowy: Anna, twoj koszyk czeka: https:" in page
     assert "Wciąż myślisz o Kubek ceramiczny?" in page
     assert 'id="empty"' not in page
 

@@ -45,10 +45,12 @@ def test_abandoned_cart_gets_three_steps_with_the_right_content_channel_and_coup
     (sms1,) = outbox_entries(factory)
     assert sms1.channel == "sms" and sms1.to_address == "+48600100200"
     assert sms1.body_text.startswith(
-        "Sklep Testowy: Anna, twoj koszyk czeka."
+        "Sklep Testowy: Anna, twoj koszyk czeka: https:"
     )  # GSM-7 transliterated
     assert "https://retention.example/c/" in sms1.body_text
     assert "Rezygnacja: https://retention.example/u/" in sms1.body_text
+    assert len(sms1.body_text) <= 160  # short signed links: one SMS segment, not two
+    assert messages(factory)[0].segments == 1
 
     # Step 2 at +24 h: e-mail with the product photo, the amount in Polish format.
     assert worker.tick(clock.set(start + timedelta(hours=24))).dispatch.sent == 1
