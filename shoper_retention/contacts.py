@@ -61,7 +61,7 @@ def record_consent(
 ) -> None:
     """Append a consent record for `address` when its state changes (the history is the
     proof: time, source, text version)."""
-    latest = _latest(session, contact, change.channel, address)
+    latest = _latest(session, contact.shop_id, change.channel, address)
     if latest is not None and latest.granted == change.granted:
         return
     session.add(
@@ -79,12 +79,13 @@ def record_consent(
     session.flush()
 
 
-def _latest(session: Session, contact: Contact, channel: str, address: str) -> Consent | None:
+def _latest(session: Session, shop_id: int, channel: str, address: str) -> Consent | None:
+    """The latest word about this address, whichever contact record it came with: a shopper
+    who corrected their e-mail mid-checkout is still the owner of the number they unticked."""
     return session.scalars(
         select(Consent)
         .where(
-            Consent.shop_id == contact.shop_id,
-            Consent.contact_id == contact.id,
+            Consent.shop_id == shop_id,
             Consent.channel == channel,
             Consent.address == address,
         )
@@ -97,7 +98,7 @@ def has_consent(session: Session, contact: Contact, channel: str, address: str |
     """Whether the latest word of this contact about `address` on `channel` is yes."""
     if not address:
         return False
-    latest = _latest(session, contact, channel, address)
+    latest = _latest(session, contact.shop_id, channel, address)
     return bool(latest and latest.granted)
 
 

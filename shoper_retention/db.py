@@ -175,7 +175,12 @@ class _TurnTakingConnection(sqlite3.Connection):
             raise OperationalError(
                 "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
             )
-        if not self.turns.lock_file(max(0.0, deadline - time.monotonic())):
+        try:
+            locked = self.turns.lock_file(max(0.0, deadline - time.monotonic()))
+        except BaseException:
+            self.turns.release()  # e.g. the lock file cannot be opened: never keep the turn
+            raise
+        if not locked:
             self.turns.release()
             raise OperationalError(
                 "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")

@@ -107,14 +107,24 @@ class Dispatcher:
         started = time.monotonic()
         self._lease_clock = lambda: now + timedelta(seconds=time.monotonic() - started)
         lease = self.lease
+        seen: set[int] = set()
         while True:
             with self.factory() as session, session.begin():
                 claimed = outbox.claim_due(
-                    session, self._lease_clock(), self.settings.dispatch_batch_size, lease
+                    session,
+                    now,
+                    self.settings.dispatch_batch_size,
+                    lease,
+                    lease_now=self._lease_clock(),
                 )
                 batch = [(m.id, m.claim_token) for m in claimed]
-            if not batch:
+            if not batch or seen.issuperset(i for i, _ in batch):
+                # Nothing left, or only what this pass already handled and left due (a
+                # message moved to a time not after `now`): never spin on the same rows.
+                if batch:
+                    self._release(batch, now)
                 return report
+            seen.update(i for i, _ in batch)
             with ExitStack() as stack:
                 open_connectors: dict[tuple[int, str], Connector] = {}
                 for message_id, token in batch:
@@ -182,16 +192,38 @@ class Dispatcher:
             assert message is not None
             self._record(session, message, outcome, connector.name, now, report)
 
-    def _resend_is_safe(self, shop: Shop, message: Message) -> bool:
-        return bool(self.connectors(shop, message.channel).idempotent)
+    def _resend_is_safe(self, shop: Shop | None, message: Message) -> bool:
+        if shop is None:
+            return False
+        try:
+            return bool(self.connectors(shop, message.channel).idempotent)
+        except Exception:  # cannot even build the connector: assume the worst
+            log.exception("message %s: connector for %s", message.id, message.channel)
+            return False
+
+    def _release(self, batch: list[tuple[int, str | None]], now: datetime) -> None:
+        """Hand claimed messages back untouched, for the next pass."""
+        with self.factory() as session, session.begin():
+            for message_id, token in batch:
+                message = session.get(Message, message_id)
+                if message is not None and outbox.still_claimed_by(message, token):
+                    outbox.reschedule(message, now, message.reason, message.due_at)
 
     def _release_for_retry(
         self, message_id: int, token: str | None, now: datetime, report: DispatchReport
     ) -> None:
         with self.factory() as session, session.begin():
             message = session.get(Message, message_id)
-            if message is not None and outbox.still_claimed_by(message, token):
-                self._record(session, message, Retry("unexpected error"), "", now, report)
+            if message is None or not outbox.still_claimed_by(message, token):
+                return
+            shop = session.get(Shop, message.shop_id)
+            if message.in_flight_since is not None and not self._resend_is_safe(shop, message):
+                # The error came after the hand-over (recording the outcome failed): the
+                # message may have been delivered, and the provider would not spot a resend.
+                outbox.mark_failed(message, now, UNKNOWN_OUTCOME)
+                report.count("failed", UNKNOWN_OUTCOME)
+                return
+            self._record(session, message, Retry("unexpected error"), "", now, report)
 
     def _check(
         self,

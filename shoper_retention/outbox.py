@@ -104,15 +104,26 @@ def cancel_pending(
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> list[Message]:
-    """Take up to `limit` due messages for this worker; the caller commits the claim."""
+def claim_due(
+    session: Session,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    *,
+    lease_now: datetime | None = None,
+) -> list[Message]:
+    """Take up to `limit` messages due at `now` for this worker; the caller commits the claim.
+
+    `lease_now` (default `now`) is the time leases are measured in: a long pass claims with
+    fresh leases, but what is due stays what the pass's guards consider due."""
+    lease_now = lease_now or now
     token = secrets.token_hex(8)
     paused = exists().where(
         ChannelPause.shop_id == Message.shop_id, ChannelPause.channel == Message.channel
     )
     due = or_(
         and_(Message.status == "scheduled", Message.due_at <= now),
-        and_(Message.status == "claimed", Message.lease_until < now),  # a dead worker's lease
+        and_(Message.status == "claimed", Message.lease_until < lease_now),  # a dead worker's
     )
     candidates = (
         select(Message.id)
@@ -127,7 +138,7 @@ def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> 
     session.execute(
         update(Message)
         .where(Message.id.in_(ids), due)  # re-checked: on SQLite nothing was locked above
-        .values(status="claimed", claim_token=token, lease_until=now + lease, updated_at=now)
+        .values(status="claimed", claim_token=token, lease_until=lease_now + lease, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     return list(

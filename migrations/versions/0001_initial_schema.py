@@ -180,6 +180,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('consents', schema=None) as batch_op:
         batch_op.create_index('ix_consents_contact_id_channel_id', ['contact_id', 'channel', 'id'], unique=False)
+        batch_op.create_index('ix_consents_shop_id_channel_address_id', ['shop_id', 'channel', 'address', 'id'], unique=False)
 
     op.create_table('messages',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -352,6 +353,7 @@ def downgrade() -> None:
 
     op.drop_table('messages')
     with op.batch_alter_table('consents', schema=None) as batch_op:
+        batch_op.drop_index('ix_consents_shop_id_channel_address_id')
         batch_op.drop_index('ix_consents_contact_id_channel_id')
 
     op.drop_table('consents')

@@ -65,3 +65,10 @@ class Suppression(Base):
 
 
 Index("ix_consents_contact_id_channel_id", Consent.contact_id, Consent.channel, Consent.id)
+Index(
+    "ix_consents_shop_id_channel_address_id",
+    Consent.shop_id,
+    Consent.channel,
+    Consent.address,
+    Consent.id,
+)

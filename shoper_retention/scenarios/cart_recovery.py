@@ -247,6 +247,8 @@ def apply_cart_snapshot(session: Session, shop: Shop, event: CartChanged, now: d
     cart = session.scalars(
         select(Cart).where(Cart.shop_id == shop.id, Cart.platform_cart_id == event.cart_id)
     ).first()
+    created = cart is None
+    stale = cart is not None and _order_key(event) < cart.snapshot_at
     if cart is None:
         cart = Cart(
             shop_id=shop.id,
@@ -259,17 +261,20 @@ def apply_cart_snapshot(session: Session, shop: Shop, event: CartChanged, now: d
             currency=event.currency,
         )
         session.add(cart)
-    elif _order_key(event) <= cart.snapshot_at:
-        return  # an older or repeated snapshot: the cart already shows something newer
+    if contact is not None and not stale:
+        # Consent is applied even from a snapshot whose contents are not newer (the shopper
+        # unticked a box and nothing else changed), but never from an older one.
+        for change in event.consents:
+            given = event.contact.phone if change.channel == "sms" else event.contact.email
+            address = given or (cart.phone if change.channel == "sms" else cart.email)
+            if address:
+                contacts.record_consent(session, contact, change, address, now)
+    if not created and _order_key(event) <= cart.snapshot_at:
+        return  # an older or repeated snapshot: the cart already shows something as new
     if contact is not None and cart.contact_id is None:
         cart.contact_id = contact.id
     cart.email = event.contact.email or cart.email
     cart.phone = event.contact.phone or cart.phone
-    if contact is not None:
-        for change in event.consents:
-            address = cart.phone if change.channel == "sms" else cart.email
-            if address:
-                contacts.record_consent(session, contact, change, address, now)
     if cart.status in ("ordered", "recovered"):
         return  # this cart is done; the shop will start a new cart id
     _apply_contents(session, shop, cart, event, now)

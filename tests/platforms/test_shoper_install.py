@@ -614,3 +614,37 @@ def test_install_survives_unreadable_entries_in_the_webhook_list(
     assert answer.status_code == 200
     shop = the_shop(factory)
     assert shop.webhooks_registered is True and shop.webhook_ids == [42]
+
+
+def test_a_failed_token_refresh_leaves_working_webhooks_registered(
+    worker: Any,
+    shoper: responses.RequestsMock,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    """A passing Shoper outage must not mark the order webhooks missing (that would hold
+    every reminder and later re-create the webhooks under deliveries in flight)."""
+    from tests.support import make_shop
+
+    box = CredentialBox(settings.secret_key)
+    handle = make_shop(
+        factory,
+        settings,
+        now=clock.now,
+        shop_url=SHOP_URL,
+        refresh_token_enc=box.seal("refresh-1"),
+    )
+    with factory() as session, session.begin():
+        stored = session.get(Shop, handle.id)
+        assert stored is not None
+        stored.token_expires_at = clock.now + timedelta(hours=2)
+    shoper.post(TOKEN_URL, status=503)
+    worker.tick(clock.now)
+    worker.tick(clock.advance(minutes=5))  # past the back-off: tried again, fails again
+    with factory() as session:
+        shop = session.get(Shop, handle.id)
+    assert shop is not None
+    assert "token refresh failed" in shop.setup_error or "no access" in shop.setup_error
+    assert shop.webhooks_registered is True
+    assert calls_to(shoper, "POST", WEBHOOKS_URL) == []

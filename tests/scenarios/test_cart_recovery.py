@@ -218,3 +218,53 @@ def test_a_storefront_post_cannot_rename_a_known_shopper(client, worker, factory
     with factory() as session:
         (contact,) = session.scalars(select(Contact)).all()
     assert contact.first_name == "Anna"
+
+
+def test_consent_withdrawn_in_a_snapshot_with_the_same_time_is_honoured(
+    client, worker, factory, settings, clock
+):
+    """The shopper unticks SMS and nothing else changes: the widget sends the same time."""
+    shop = make_shop(factory, settings, now=clock.now)
+    at = clock.now
+    post_cart(client, shop, cart_snapshot(at=at, consent={"email": False, "sms": True}))
+    post_cart(client, shop, cart_snapshot(at=at, consent={"email": False, "sms": False}))
+    worker.tick(clock.now)
+    worker.tick(clock.advance(minutes=31))
+    worker.tick(clock.set(at + timedelta(hours=1)))
+    assert outbox_entries(factory) == []
+
+
+def test_an_older_snapshot_cannot_give_back_a_withdrawn_consent(
+    client, worker, factory, settings, clock
+):
+    shop = make_shop(factory, settings, now=clock.now)
+    at = clock.now
+    post_cart(
+        client,
+        shop,
+        cart_snapshot(at=at + timedelta(minutes=1), consent={"email": True, "sms": False}),
+    )
+    worker.tick(clock.now)
+    post_cart(client, shop, cart_snapshot(at=at, consent={"sms": True}))  # delayed, older
+    worker.tick(clock.advance(minutes=31))
+    worker.tick(clock.set(at + timedelta(hours=1)))
+    assert [e.channel for e in outbox_entries(factory)] == ["email"]
+
+
+def test_a_withdrawal_counts_for_the_number_even_after_the_email_changed_contact(
+    client, worker, factory, settings, clock
+):
+    """Consent belongs to the address: correcting the e-mail to one of another contact and
+    unticking SMS must stop the SMS to that number."""
+    shop = make_shop(factory, settings, now=clock.now)
+    at = clock.now
+    post_cart(client, shop, cart_snapshot("other", at=at, email="b@example.com", phone=None))
+    post_cart(client, shop, cart_snapshot(at=at, email="a@example.com", consent={"sms": True}))
+    corrected = cart_snapshot(
+        at=at + timedelta(minutes=1), email="b@example.com", consent={"email": True, "sms": False}
+    )
+    post_cart(client, shop, corrected)
+    worker.tick(clock.now)
+    worker.tick(clock.advance(minutes=35))
+    worker.tick(clock.set(at + timedelta(hours=1, minutes=2)))
+    assert "sms" not in [e.channel for e in outbox_entries(factory)]

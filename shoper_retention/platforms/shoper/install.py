@@ -174,22 +174,26 @@ class ShoperInstaller:
                     self._register_webhooks(shop, client)
             except (api.ShoperError, requests.RequestException) as exc:
                 problems.append(f"order webhooks not created: {exc}")
-        if client is None or any(p.startswith("order webhooks") for p in problems):
-            # On a re-install the flag is still True from the first install.
+        webhooks_failed = any(p.startswith("order webhooks") for p in problems)
+        if webhooks_failed or (client is None and webhooks):
+            # On a re-install the flag is still True from the first install. A passing API
+            # failure of `maintain` leaves working webhooks alone: they still deliver.
             shop.webhooks_registered = False
         shop.setup_error = (
             ("Shoper set-up incomplete: " + "; ".join(problems))[:500] if problems else ""
         )
         if problems:
             log.warning("shop %s: %s", shop.id, shop.setup_error)
-            self._retry_at[shop.id] = now + min(
-                SETUP_RETRY_BASE * 2 ** self._failures.get(shop.id, 0), SETUP_RETRY_MAX
-            )
-            self._failures[shop.id] = self._failures.get(shop.id, 0) + 1
+            self._back_off(shop.id, now)
         else:
             self._retry_at.pop(shop.id, None)
             self._failures.pop(shop.id, None)
         return not problems
+
+    def _back_off(self, shop_id: int, now: datetime) -> None:
+        failures = self._failures.get(shop_id, 0)
+        self._retry_at[shop_id] = now + min(SETUP_RETRY_BASE * 2**failures, SETUP_RETRY_MAX)
+        self._failures[shop_id] = failures + 1
 
     def _read_profile(self, shop: Shop, config: dict[str, object]) -> None:
         shop.name = str(config.get("shop_name") or shop.name)[:255]
@@ -291,6 +295,7 @@ class ShoperInstaller:
                 except (api.ShoperError, requests.RequestException) as exc:
                     shop.setup_error = f"token refresh failed: {exc}"[:500]
                     log.warning("shop %s: token refresh failed: %s", shop.id, exc)
+                    self._back_off(shop.id, now)
         return len(shop_ids)
 
     # --- coupons ----------------------------------------------------------------------------
