@@ -161,7 +161,7 @@ class Dispatcher:
             # Locked: two workers sending to one contact at once must see each other's
             # in-flight message in the frequency cap.
             contact = session.get(Contact, message.contact_id, with_for_update=True)
-            assert shop is not None and contact is not None
+            assert contact is not None
             scenario = scenarios.REGISTRY.get(message.scenario)
             address = scenario.recipient(session, shop, message) if scenario else None
             verdict = self._check(session, shop, contact, message, address, now)
@@ -177,15 +177,16 @@ class Dispatcher:
                 outbox.mark_failed(message, now, f"template error: {exc}"[:500])
                 report.count("failed", "template error")
                 return
-            # SMS goes through each shop's own SMSAPI account; e-mail through one SMTP
-            # connection for the whole batch.
-            key = (shop.id if message.channel == "sms" else 0, message.channel)
-            connector = open_connectors.get(key)
-            if connector is None:
-                connector = stack.enter_context(self.connectors(shop, message.channel))  # type: ignore[arg-type]
-                open_connectors[key] = connector
             message.in_flight_since = now
             message.lease_until = self._lease_clock() + self.lease  # the send gets a full lease
+        # Outside the transaction: opening an SMTP connection may take seconds, and on SQLite
+        # the transaction holds the database's write lock. SMS goes through each shop's own
+        # SMSAPI account; e-mail through one SMTP connection for the whole batch.
+        key = (shop.id if outgoing.channel == "sms" else 0, outgoing.channel)
+        connector = open_connectors.get(key)
+        if connector is None:
+            connector = stack.enter_context(self.connectors(shop, outgoing.channel))  # type: ignore[arg-type]
+            open_connectors[key] = connector
         outcome = connector.send(outgoing)
         with self.factory() as session, session.begin():
             message = session.get(Message, message_id, with_for_update=True)
