@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 
 from shoper_retention import settings_form, shop_config
 from shoper_retention.app import services
+from shoper_retention.connectors import provider_name
+from shoper_retention.connectors.dev_outbox import DevOutboxConnector
 from shoper_retention.errors import BadInput, Forbidden, UnknownShop
 from shoper_retention.links import InvalidLink
 from shoper_retention.models import ChannelPause, Message, Shop, WorkerHeartbeat
@@ -69,15 +71,15 @@ def _active(shop: Shop | None) -> Shop:
 
 
 def _dev_outbox_channels(shop: Shop) -> list[str]:
-    """Channels whose messages this shop's configuration leaves in the dev outbox (the same
-    choice connectors/__init__.py makes), so the merchant learns they are not delivered."""
+    """Channels whose messages this shop's configuration leaves in the dev outbox, so the
+    merchant learns they are not delivered."""
     settings = services().settings
-    channels = []
-    if not shop.smsapi_token_enc and not settings.smsapi_token:
-        channels.append("sms")
-    if not settings.smtp_url:
-        channels.append("email")
-    return channels
+    return [
+        channel
+        for channel in ("sms", "email")
+        if provider_name(settings, channel, shop_has_sms_token=bool(shop.smsapi_token_enc))
+        == DevOutboxConnector.name
+    ]
 
 
 def _form_values(

@@ -175,3 +175,20 @@ def test_dev_outbox_is_served_only_to_this_machine(client):
     assert client.get("/dev/outbox").status_code == 200
     remote = client.get("/dev/outbox", environ_base={"REMOTE_ADDR": "198.51.100.7"})
     assert remote.status_code == 404
+
+
+def test_settings_page_does_not_claim_a_dev_outbox_once_a_provider_is_configured(
+    settings: Settings, factory, clock
+):
+    """With SMTP configured an SMS with no token pauses (see connectors): the page must not
+    tell the merchant it lands in the dev outbox."""
+    from shoper_retention.links import Links
+
+    production = settings.with_(smtp_url="smtp://127.0.0.1:1")
+    client = create_app(production, clock=clock, factory=factory).test_client()
+    shop = make_shop(factory, production, now=clock.now)
+    token = Links(production.secret_key, production.public_url).settings_form_token(
+        shop.id, clock.now
+    )
+    page = client.get(f"/shoper/app?t={token}").get_data(as_text=True)
+    assert 'id="dev-outbox"' not in page

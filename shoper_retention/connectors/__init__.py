@@ -15,20 +15,32 @@ from shoper_retention.connectors.unconfigured import UnconfiguredConnector
 from shoper_retention.settings import Settings
 
 
+def provider_name(settings: Settings, channel: str, *, shop_has_sms_token: bool) -> str:
+    """Which provider serves `channel`: the one decision both dispatch and the settings page
+    (which tells the merchant what is not delivered) rely on."""
+    if channel == "sms" and (shop_has_sms_token or settings.smsapi_token):
+        return SmsapiConnector.name
+    if channel == "email" and settings.smtp_url:
+        return SmtpConnector.name
+    return DevOutboxConnector.name if settings.uses_dev_outbox else UnconfiguredConnector.name
+
+
 def sms_connector(
     settings: Settings, shop_token: str, sender: str, factory: sessionmaker[Session]
 ) -> Connector:
-    token = shop_token or settings.smsapi_token
-    if token:
+    provider = provider_name(settings, "sms", shop_has_sms_token=bool(shop_token))
+    if provider == SmsapiConnector.name:
+        token = shop_token or settings.smsapi_token
         return SmsapiConnector(settings.smsapi_url, token, sender=sender)
-    if not settings.uses_dev_outbox:
+    if provider == UnconfiguredConnector.name:
         return UnconfiguredConnector("sms", "no SMSAPI token: add yours in these settings")
     return DevOutboxConnector("sms", factory)
 
 
 def email_connector(settings: Settings, factory: sessionmaker[Session]) -> Connector:
-    if settings.smtp_url:
+    provider = provider_name(settings, "email", shop_has_sms_token=False)
+    if provider == SmtpConnector.name:
         return SmtpConnector.from_url(settings.smtp_url, settings.mail_from)
-    if not settings.uses_dev_outbox:
+    if provider == UnconfiguredConnector.name:
         return UnconfiguredConnector("email", "no SMTP server configured on this server")
     return DevOutboxConnector("email", factory)
