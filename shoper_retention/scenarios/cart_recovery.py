@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from shoper_retention import contacts, outbox, shop_config
-from shoper_retention.events import CartChanged, DomainEvent, OrderPlaced, ShopUninstalled
+from shoper_retention.events import CartChanged, DomainEvent, OrderPlaced
 from shoper_retention.models import Cart, Contact, Message, Order, Shop
 from shoper_retention.models.outbox import PENDING_STATUSES
 from shoper_retention.scenarios.base import SendServices
@@ -45,8 +45,6 @@ class CartRecovery:
                 )
             ).one()
             close_carts_for_order(session, shop, order, now)
-        elif isinstance(event, ShopUninstalled):
-            pass  # ingest cancels every pending message of the shop
 
     # --- clock-driven -------------------------------------------------------------------
     def scan(self, session: Session, shop: Shop, now: datetime) -> int:
