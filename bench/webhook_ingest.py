@@ -716,7 +716,8 @@ def machine_info(args: argparse.Namespace) -> dict[str, Any]:
 
 
 INGEST_PATH = (
-    "shoper_retention/webhooks/shoper.py",
+    "shoper_retention/webhooks/shoper_ingest.py",
+    "shoper_retention/inbox_writer.py",
     "shoper_retention/inbox.py",
     "shoper_retention/db.py",
     "shoper_retention/app.py",

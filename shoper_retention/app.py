@@ -10,7 +10,6 @@ from typing import Any
 
 import requests
 from flask import Flask, current_app, jsonify, request
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -19,6 +18,7 @@ from shoper_retention.clock import utcnow
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.db import make_engine, make_session_factory
 from shoper_retention.errors import DomainError
+from shoper_retention.inbox_writer import InboxWriter
 from shoper_retention.links import Links
 from shoper_retention.platforms.shoper.install import ShoperInstaller
 from shoper_retention.settings import Settings
@@ -32,7 +32,7 @@ class Services:
 
     settings: Settings
     factory: sessionmaker[Session]
-    engine: Engine  # the factory's, for the few hot paths that skip the ORM
+    inbox_writer: InboxWriter  # the webhook endpoint's INSERT, through the driver
     links: Links
     box: CredentialBox
     clock: Callable[[], datetime]
@@ -55,10 +55,11 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     factory = factory or make_session_factory(make_engine(settings.database_url))
-    app.extensions["shoper_retention"] = Services(
+    engine = factory.kw["bind"]
+    svc = app.extensions["shoper_retention"] = Services(
         settings=settings,
         factory=factory,
-        engine=factory.kw["bind"],
+        inbox_writer=InboxWriter(engine.url.render_as_string(hide_password=False)),
         links=Links(settings.secret_key, settings.public_url),
         box=CredentialBox(settings.secret_key),
         clock=clock,
@@ -68,6 +69,7 @@ def create_app(
     from shoper_retention import ops, settings_page, shopper_links, storefront
     from shoper_retention.webhooks import shoper as shoper_webhooks
     from shoper_retention.webhooks import smsapi_reports
+    from shoper_retention.webhooks.shoper_ingest import ShoperWebhookIngest
 
     for blueprint in (
         ops.blueprint,
@@ -78,6 +80,7 @@ def create_app(
         settings_page.blueprint,
     ):
         app.register_blueprint(blueprint)
+    app.wsgi_app = ShoperWebhookIngest(app.wsgi_app, svc)  # type: ignore[method-assign]
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> Any:

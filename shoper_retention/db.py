@@ -215,6 +215,17 @@ class _TurnTakingConnection(sqlite3.Connection):
         self.end_turn()  # a connection dropped mid-transaction must not keep the turn
 
 
+def begin_write(driver_connection: Any) -> None:
+    """Open a write transaction on a SQLite driver connection of `make_engine`'s: this
+    process's turn, then BEGIN IMMEDIATE (the database's write lock)."""
+    driver_connection.take_turn()
+    try:
+        driver_connection.execute("BEGIN IMMEDIATE")
+    except BaseException:
+        driver_connection.end_turn()
+        raise
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     url = engine_url(url)
     if url.startswith("sqlite"):
@@ -243,13 +254,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            raw = conn.connection.dbapi_connection
-            raw.take_turn()
-            try:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-            except BaseException:
-                raw.end_turn()
-                raise
+            begin_write(conn.connection.dbapi_connection)
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

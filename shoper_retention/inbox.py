@@ -12,7 +12,6 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from shoper_retention.models import InboxDelivery
@@ -22,7 +21,7 @@ MAX_ATTEMPTS = 5
 # Built once, values bound at execution: the statement's cache key is constant, so SQLAlchemy
 # neither rebuilds nor re-keys it per delivery (`insert(InboxDelivery).values(**values)` did
 # both, through the ORM's bulk path: about a third of the request's CPU).
-_STORE = {
+STORE_STATEMENTS = {
     name: module.insert(InboxDelivery.__table__)
     .on_conflict_do_nothing(index_elements=["shop_id", "dedupe_key"])
     .returning(InboxDelivery.__table__.c.id)  # rowcount is -1 here on psycopg: ask for the id
@@ -35,7 +34,7 @@ def body_digest(body: bytes) -> str:
 
 
 def store(
-    db: Session | Connection,
+    session: Session,
     *,
     shop_id: int,
     source: str,
@@ -45,10 +44,8 @@ def store(
     headers: dict[str, Any],
     now: datetime,
 ) -> bool:
-    """Insert the delivery; False when the same delivery was stored before.
-
-    Takes a Core connection as well as a session: the webhook endpoints insert through a bare
-    connection, which skips the ORM's per-statement work on the hottest path we have."""
+    """Insert the delivery; False when the same delivery was stored before. (The Shoper
+    webhook endpoint runs the same statement through the driver: inbox_writer.py.)"""
     values = dict(
         shop_id=shop_id,
         source=source,
@@ -61,8 +58,8 @@ def store(
         attempts=0,
         error="",
     )
-    dialect = db.dialect.name if isinstance(db, Connection) else db.get_bind().dialect.name
-    return db.execute(_STORE[dialect], values).scalar() is not None
+    dialect = session.get_bind().dialect.name
+    return session.execute(STORE_STATEMENTS[dialect], values).scalar() is not None
 
 
 def claim(session: Session, now: datetime, limit: int, lease: timedelta) -> list[InboxDelivery]:

@@ -108,7 +108,8 @@ def http() -> requests.Session:
 def app(settings: Settings, factory: sessionmaker[Session], clock: Clock, http: requests.Session):  # type: ignore[no-untyped-def]
     app = create_app(settings, clock=clock, http=http, factory=factory)
     app.config["TESTING"] = True
-    return app
+    yield app
+    app.extensions["shoper_retention"].inbox_writer.dispose()
 
 
 @pytest.fixture

@@ -48,9 +48,16 @@ def _paths(node: Any, key: str = "") -> list[tuple[str, str]]:
 
 
 def _routes(app: Flask) -> dict[str, set[str]]:
+    """Flask's url_map, and the routes of WSGI handlers the app has in front of Flask (the
+    Shoper webhook endpoint is one)."""
     routes: dict[str, set[str]] = {}
     for rule in app.url_map.iter_rules():
         routes.setdefault(rule.rule, set()).update(rule.methods or ())
+    layer = app.wsgi_app
+    while hasattr(layer, "app"):
+        for path, methods in getattr(layer, "routes", {}).items():
+            routes.setdefault(path, set()).update(methods)
+        layer = layer.app
     return routes
 
 

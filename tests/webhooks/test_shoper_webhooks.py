@@ -344,3 +344,95 @@ def test_order_fields_that_do_not_fit_are_dropped_not_retried_forever(
         order = session.scalars(select(Order)).one()
         assert order.placed_at == clock.now  # unusable date: the time we received it
         assert order.email is None
+
+
+def test_a_get_on_the_webhook_endpoint_is_405_naming_post(
+    client: FlaskClient, factory: sessionmaker[Session], shop: ShopHandle
+) -> None:
+    answer = client.get(f"/shoper/webhooks/{shop.ref}")
+
+    assert answer.status_code == 405
+    assert answer.headers["Allow"] == "POST"
+    assert inbox_rows(factory) == []
+
+
+def test_a_path_below_a_shop_ref_is_not_the_webhook_endpoint(
+    client: FlaskClient, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    body = json.dumps(order_payload(at=clock.now)).encode()
+    headers = webhook_headers(shop, "order.create", body)
+
+    answer = client.post(f"/shoper/webhooks/{shop.ref}/extra", data=body, headers=headers)
+
+    assert answer.status_code == 404
+    assert answer.get_json()["error"] == "not_found"  # Flask's: no route, not an unknown shop
+    assert inbox_rows(factory) == []
+
+
+def _raw_post(app: Any, path: str, body: bytes, headers: dict[str, str], length: str | None):  # type: ignore[no-untyped-def]
+    """Through the app's WSGI callable with a Content-Length of our choosing (None: none, as
+    a server passes a chunked body on); the test client always sets the right one."""
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+    environ = EnvironBuilder(path=path, method="POST", data=body, headers=headers).get_environ()
+    environ.pop("CONTENT_LENGTH", None)
+    if length is not None:
+        environ["CONTENT_LENGTH"] = length
+    chunks, status, response_headers = run_wsgi_app(app, environ, buffered=True)
+    return status, json.loads(b"".join(chunks))
+
+
+def test_a_body_without_content_length_is_read_up_to_the_limit_and_refused_beyond_it(
+    settings: Settings, factory: sessionmaker[Session], clock: Clock
+) -> None:
+    small = settings.with_(max_body_bytes=2048)
+    app = create_app(small, clock=clock, factory=factory)
+    shop = make_shop(factory, small, now=clock.now)
+    fits = json.dumps(order_payload("71", at=clock.now)).encode()
+    big_payload = order_payload("72", at=clock.now)
+    big_payload["notes"] = "x" * 4096
+    too_big = json.dumps(big_payload).encode()
+    path = f"/shoper/webhooks/{shop.ref}"
+
+    big = _raw_post(app, path, too_big, webhook_headers(shop, "order.create", too_big), None)
+    ok = _raw_post(app, path, fits, webhook_headers(shop, "order.create", fits), None)
+
+    assert big == (
+        "400 Bad Request",
+        {"error": "too_large", "message": "request body is too large"},
+    )
+    assert ok[0] == "202 Accepted"
+    assert [row.dedupe_key.split(":")[1] for row in inbox_rows(factory)] == ["71"]
+
+
+def test_a_malformed_content_length_is_400_and_stores_nothing(
+    app: Any, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    body = json.dumps(order_payload(at=clock.now)).encode()
+    headers = webhook_headers(shop, "order.create", body)
+
+    status, answer = _raw_post(app, f"/shoper/webhooks/{shop.ref}", body, headers, "12x")
+
+    assert status == "400 Bad Request"
+    assert answer["field"] == "Content-Length"
+    assert inbox_rows(factory) == []
+
+
+def test_a_delivery_while_the_database_is_unreachable_is_503_with_retry_after(
+    settings: Settings, clock: Clock, tmp_path: Any
+) -> None:
+    from shoper_retention.db import make_engine, make_session_factory
+
+    gone = f"sqlite:///{tmp_path}/no-such-dir/db.sqlite3"
+    app = create_app(
+        settings.with_(database_url=gone),
+        clock=clock,
+        factory=make_session_factory(make_engine(gone)),
+    )
+    body = json.dumps(order_payload(at=clock.now)).encode()
+
+    answer = app.test_client().post("/shoper/webhooks/some-shop", data=body)
+
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "30"
+    assert answer.get_json()["error"] == "unavailable"

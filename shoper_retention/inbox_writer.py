@@ -1,0 +1,171 @@
+"""The webhook endpoints' INSERT into the inbox, through the database driver.
+
+A webhook's whole job in the web process is one INSERT, so its cost decides how many
+deliveries a web process takes per second. Through SQLAlchemy's Connection the INSERT paid for
+a pool checkout and check-in, the transaction's events and the result machinery: about 40% of
+the request's CPU, more than the database's own work (bench/profile_ingest.py,
+docs/PERFORMANCE.md). Here the statement is compiled once per dialect, values go through the
+columns' own bind processors, and each web thread keeps one driver connection of its own.
+
+Same statement, same transaction rules as `inbox.store`: on SQLite the connection takes its
+process's write turn and BEGIN IMMEDIATE (db.py), on PostgreSQL the driver opens the
+transaction; either way the delivery is committed before the caller answers."""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import PoolProxiedConnection
+
+from shoper_retention.db import begin_write, make_engine
+from shoper_retention.inbox import STORE_STATEMENTS
+from shoper_retention.models import InboxDelivery
+
+COLUMNS = (
+    "shop_id",
+    "source",
+    "event_name",
+    "dedupe_key",
+    "headers",
+    "body",
+    "received_at",
+    "status",
+    "attempts",
+    "error",
+)
+
+
+class InboxWriter:
+    """Inserts deliveries; one per app. Thread-safe: each thread uses its own connection."""
+
+    def __init__(self, database_url: str) -> None:
+        # An engine of its own: every web thread keeps one of its connections checked out,
+        # which must not starve the pool the ORM's requests use. No limit on its size: there
+        # is one connection per web thread, and gunicorn decides how many threads there are.
+        self._engine: Engine = make_engine(database_url, pool_size=1, max_overflow=-1)
+        dialect = self._engine.dialect
+        compiled = STORE_STATEMENTS[dialect.name].compile(
+            dialect=dialect, column_keys=list(COLUMNS)
+        )
+        self._sql = str(compiled)
+        self._order = compiled.positiontup if compiled.positional else None
+        table = InboxDelivery.__table__
+        self._processors = [
+            (name, processor)
+            for name in COLUMNS
+            if (processor := _bind_processor(table.c[name].type, dialect)) is not None
+        ]
+        self._is_sqlite = dialect.name == "sqlite"
+        self._local = threading.local()
+        self._kept: list[PoolProxiedConnection] = []  # every thread's, for dispose()
+        self._kept_lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def store(
+        self,
+        *,
+        shop_id: int,
+        source: str,
+        event_name: str,
+        dedupe_key: str,
+        body: bytes,
+        headers: dict[str, Any],
+        now: datetime,
+    ) -> bool:
+        """Insert and commit the delivery; False when the same delivery was stored before."""
+        values: dict[str, Any] = {
+            "shop_id": shop_id,
+            "source": source,
+            "event_name": event_name[:64],
+            "dedupe_key": dedupe_key[:128],
+            "headers": headers,
+            "body": body,
+            "received_at": now,
+            "status": "pending",
+            "attempts": 0,
+            "error": "",
+        }
+        for name, processor in self._processors:
+            values[name] = processor(values[name])
+        params = values if self._order is None else tuple(values[k] for k in self._order)
+        try:
+            return self._insert(self._connection(), params)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        # The kept connection had died (the server restarted, an idle timeout): one retry on
+        # a new one, so a database that is back answers this delivery instead of a 503.
+        return self._insert(self._connection(), params)
+
+    def _connection(self) -> PoolProxiedConnection:
+        pid = os.getpid()
+        held = getattr(self._local, "held", None)
+        if held is not None and held[0] == pid:
+            return held[1]  # type: ignore[no-any-return]
+        if pid != self._pid:
+            # Forked (gunicorn --preload, say): the parent's connections, in the pool or kept
+            # by threads, are the parent's. Forget them without closing them.
+            self._engine.dispose(close=False)
+            self._pid, self._kept, self._kept_lock = pid, [], threading.Lock()
+        connection = self._engine.raw_connection()
+        self._local.held = (pid, connection)
+        with self._kept_lock:
+            self._kept.append(connection)
+        return connection
+
+    def _insert(self, connection: PoolProxiedConnection, params: Any) -> bool:
+        driver: Any = connection.dbapi_connection  # the sqlite3 or psycopg connection
+        try:
+            if self._is_sqlite:
+                begin_write(driver)
+            cursor = driver.cursor()
+            cursor.execute(self._sql, params)
+            row = cursor.fetchone()
+            cursor.close()
+            driver.commit()
+            return row is not None
+        except BaseException as exc:
+            self._after_failure(connection, exc)
+            raise
+
+    def _after_failure(self, connection: PoolProxiedConnection, exc: BaseException) -> None:
+        """Roll back, and drop the connection when the driver says it is gone; errors are
+        re-raised by the caller as SQLAlchemy's (the app answers OperationalError with 503)."""
+        driver: Any = connection.dbapi_connection  # the sqlite3 or psycopg connection
+        dialect = self._engine.dialect
+        gone = isinstance(exc, dialect.loaded_dbapi.Error) and dialect.is_disconnect(
+            exc, driver, None
+        )
+        if not gone:
+            try:
+                driver.rollback()
+            except dialect.loaded_dbapi.Error:
+                gone = True
+        if gone:
+            self._local.held = None
+            with self._kept_lock:
+                self._kept.remove(connection)
+            connection.invalidate(exc)
+        if isinstance(exc, dialect.loaded_dbapi.Error):
+            raise DBAPIError.instance(
+                self._sql, None, exc, dialect.loaded_dbapi.Error, connection_invalidated=gone
+            ) from exc
+
+    def dispose(self) -> None:
+        """Close every thread's connection (at shutdown, and after each test)."""
+        with self._kept_lock:
+            kept, self._kept = self._kept, []
+        for connection in kept:
+            connection.close()
+        self._engine.dispose()
+
+
+def _bind_processor(column_type: Any, dialect: Any) -> Any:
+    """What SQLAlchemy would do to a value of this type before the driver sees it: the
+    dialect's own implementation (psycopg's JSON wraps values in `Json`, SQLite's dumps them)."""
+    return column_type.dialect_impl(dialect).bind_processor(dialect)
