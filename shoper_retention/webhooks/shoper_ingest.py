@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from http import HTTPStatus
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -52,13 +53,6 @@ _KEPT_ENVIRON = tuple((h, "HTTP_" + h.upper().replace("-", "_")) for h in KEPT_H
 _JSON = [("Content-Type", "application/json")]
 ACCEPTED = ("202 Accepted", b'{"status":"accepted"}')
 DUPLICATE = ("200 OK", b'{"status":"duplicate"}')
-_STATUS_LINES = {
-    400: "400 Bad Request",
-    401: "401 Unauthorized",
-    404: "404 Not Found",
-    405: "405 Method Not Allowed",
-    503: "503 Service Unavailable",
-}
 
 # The two columns a delivery needs, built once (no per-request statement building or ORM load).
 ACTIVE_SHOP = select(Shop.id, Shop.webhook_secret_enc).where(
@@ -191,6 +185,7 @@ def _answer(
 ) -> list[bytes]:
     body = json.dumps(payload).encode()
     start_response(
-        _STATUS_LINES[status], [*_JSON, ("Content-Length", str(len(body))), *(extra or [])]
+        f"{status} {HTTPStatus(status).phrase}",
+        [*_JSON, ("Content-Length", str(len(body))), *(extra or [])],
     )
     return [body]
