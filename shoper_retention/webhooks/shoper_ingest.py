@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from http import HTTPStatus
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select
