@@ -226,12 +226,16 @@ def begin_write(driver_connection: Any) -> None:
         raise
 
 
+def is_in_memory(sqlite_url: str) -> bool:
+    database = make_url(sqlite_url).database or ""
+    return database in ("", ":memory:") or database.startswith("file::memory:")
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     url = engine_url(url)
     if url.startswith("sqlite"):
         database = make_url(url).database or ""
-        in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
-        turns = None if in_memory else _turns_for(os.path.abspath(database))
+        turns = None if is_in_memory(url) else _turns_for(os.path.abspath(database))
         engine = create_engine(
             url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT, "factory": _TurnTakingConnection},

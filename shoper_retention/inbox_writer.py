@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import PoolProxiedConnection
 
-from shoper_retention.db import begin_write, make_engine
+from shoper_retention.db import begin_write, is_in_memory, make_engine
 from shoper_retention.inbox import STORE_STATEMENTS
 from shoper_retention.models import InboxDelivery
 
@@ -47,6 +48,8 @@ class InboxWriter:
         # An engine of its own: every web thread keeps one of its connections checked out,
         # which must not starve the pool the ORM's requests use. No limit on its size: there
         # is one connection per web thread, and gunicorn decides how many threads there are.
+        if database_url.startswith("sqlite") and is_in_memory(database_url):
+            raise ValueError("an in-memory database would be this writer's own, not the app's")
         self._engine: Engine = make_engine(database_url, pool_size=1, max_overflow=-1)
         dialect = self._engine.dialect
         compiled = STORE_STATEMENTS[dialect.name].compile(
@@ -62,9 +65,12 @@ class InboxWriter:
         ]
         self._is_sqlite = dialect.name == "sqlite"
         self._local = threading.local()
-        self._kept: list[PoolProxiedConnection] = []  # every thread's, for dispose()
-        self._kept_lock = threading.Lock()
-        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._kept: set[PoolProxiedConnection] = set()  # every thread's, for dispose()
+        # Bumped by dispose() and in a forked child: a thread's kept connection from an earlier
+        # generation is never used again (closed, or the parent process's).
+        self._generation = 0
+        _writers.add(self)
 
     def store(
         self,
@@ -103,20 +109,19 @@ class InboxWriter:
         return self._insert(self._connection(), params)
 
     def _connection(self) -> PoolProxiedConnection:
-        pid = os.getpid()
         held = getattr(self._local, "held", None)
-        if held is not None and held[0] == pid:
+        if held is not None and held[0] == self._generation:
             return held[1]  # type: ignore[no-any-return]
-        if pid != self._pid:
-            # Forked (gunicorn --preload, say): the parent's connections, in the pool or kept
-            # by threads, are the parent's. Forget them without closing them.
-            self._engine.dispose(close=False)
-            self._pid, self._kept, self._kept_lock = pid, [], threading.Lock()
         connection = self._engine.raw_connection()
-        self._local.held = (pid, connection)
-        with self._kept_lock:
-            self._kept.append(connection)
+        with self._lock:
+            self._kept.add(connection)
+            self._local.held = (self._generation, connection)
         return connection
+
+    def _forget(self, connection: PoolProxiedConnection) -> None:
+        with self._lock:
+            self._kept.discard(connection)
+        self._local.held = None
 
     def _insert(self, connection: PoolProxiedConnection, params: Any) -> bool:
         driver: Any = connection.dbapi_connection  # the sqlite3 or psycopg connection
@@ -138,8 +143,8 @@ class InboxWriter:
         re-raised by the caller as SQLAlchemy's (the app answers OperationalError with 503)."""
         driver: Any = connection.dbapi_connection  # the sqlite3 or psycopg connection
         dialect = self._engine.dialect
-        gone = isinstance(exc, dialect.loaded_dbapi.Error) and dialect.is_disconnect(
-            exc, driver, None
+        gone = driver is None or (
+            isinstance(exc, dialect.loaded_dbapi.Error) and dialect.is_disconnect(exc, driver, None)
         )
         if not gone:
             try:
@@ -147,22 +152,41 @@ class InboxWriter:
             except dialect.loaded_dbapi.Error:
                 gone = True
         if gone:
-            self._local.held = None
-            with self._kept_lock:
-                self._kept.remove(connection)
-            connection.invalidate(exc)
+            self._forget(connection)
+            connection.invalidate(exc if isinstance(exc, Exception) else None)
         if isinstance(exc, dialect.loaded_dbapi.Error):
             raise DBAPIError.instance(
                 self._sql, None, exc, dialect.loaded_dbapi.Error, connection_invalidated=gone
             ) from exc
 
     def dispose(self) -> None:
-        """Close every thread's connection (at shutdown, and after each test)."""
-        with self._kept_lock:
-            kept, self._kept = self._kept, []
+        """Close every thread's connection (at shutdown, and after each test); a later store
+        opens a new one."""
+        with self._lock:
+            kept, self._kept = self._kept, set()
+            self._generation += 1
         for connection in kept:
             connection.close()
         self._engine.dispose()
+
+    def _after_fork_in_child(self) -> None:
+        """The parent's connections, in the pool or kept by its threads, stay the parent's:
+        forgotten here, never closed (closing would end the parent's sessions)."""
+        self._lock = threading.Lock()  # another thread of the parent may have held it
+        self._kept = set()
+        self._generation += 1
+        self._engine.dispose(close=False)
+
+
+_writers: weakref.WeakSet[InboxWriter] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for writer in list(_writers):
+        writer._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _bind_processor(column_type: Any, dialect: Any) -> Any:

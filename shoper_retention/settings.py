@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from shoper_retention.db import is_in_memory
+
 PREFIX = "SHOPER_RETENTION_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,6 +103,11 @@ class Settings:
             raise SettingsError(f"{PREFIX}SECRET_KEY must be at least 16 characters")
         if not self.database_url.startswith(("sqlite", "postgresql")):
             raise SettingsError(f"{PREFIX}DATABASE_URL must be a sqlite:// or postgresql:// URL")
+        if self.database_url.startswith("sqlite") and is_in_memory(self.database_url):
+            raise SettingsError(
+                f"{PREFIX}DATABASE_URL: an in-memory SQLite database is not shared by the web"
+                " threads and the worker, and is gone at restart; give a file path"
+            )
 
 
 def _instance_secret(instance: Path) -> str:

@@ -108,6 +108,15 @@ class ShoperWebhookIngest:
                 {"error": "unavailable", "message": "database unavailable, retry later"},
                 [("Retry-After", "30")],
             )
+        except Exception:
+            # A bug (or a database error that is neither bad input nor an outage): logged with
+            # its traceback, answered in the same JSON shape as Flask's 500. Nothing committed.
+            log.exception("webhook ingest failed")
+            return _answer(
+                start_response,
+                500,
+                {"error": "internal_server_error", "message": "internal error, retry later"},
+            )
         start_response(status, [*_JSON, ("Content-Length", str(len(body)))])
         return [body]
 
@@ -161,16 +170,19 @@ class ShoperWebhookIngest:
 
 def _read_body(environ: dict[str, Any], limit: int) -> bytes:
     """The raw body, refused over `limit` before it is read (Content-Length) or while it is
-    (a chunked body reads at most one byte past the limit)."""
+    (a chunked body, which gunicorn and waitress pass on de-chunked with
+    `wsgi.input_terminated`, is read to at most one byte past the limit)."""
     length = environ.get("CONTENT_LENGTH") or ""
     stream = environ["wsgi.input"]
     if length:
-        if not length.isdigit():
+        if not (length.isascii() and length.isdigit()):  # "²".isdigit() is True
             raise BadInput("bad Content-Length", field="Content-Length")
         size = int(length)
         if size > limit:
             raise PayloadTooLarge("request body is too large")
         return bytes(stream.read(size))
+    if not environ.get("wsgi.input_terminated"):
+        return b""  # PEP 3333: no length and no end-of-input promise means no body to read
     body = bytes(stream.read(limit + 1))
     if len(body) > limit:
         raise PayloadTooLarge("request body is too large")

@@ -369,15 +369,25 @@ def test_a_path_below_a_shop_ref_is_not_the_webhook_endpoint(
     assert inbox_rows(factory) == []
 
 
-def _raw_post(app: Any, path: str, body: bytes, headers: dict[str, str], length: str | None):  # type: ignore[no-untyped-def]
+def _raw_post(  # type: ignore[no-untyped-def]
+    app: Any,
+    path: str,
+    body: bytes,
+    headers: dict[str, str],
+    length: str | None,
+    terminated: bool = True,
+):
     """Through the app's WSGI callable with a Content-Length of our choosing (None: none, as
-    a server passes a chunked body on); the test client always sets the right one."""
+    gunicorn and waitress pass a chunked body on, with `wsgi.input_terminated`); the test
+    client always sets the right one."""
     from werkzeug.test import EnvironBuilder, run_wsgi_app
 
     environ = EnvironBuilder(path=path, method="POST", data=body, headers=headers).get_environ()
     environ.pop("CONTENT_LENGTH", None)
     if length is not None:
         environ["CONTENT_LENGTH"] = length
+    else:
+        environ["wsgi.input_terminated"] = terminated
     chunks, status, response_headers = run_wsgi_app(app, environ, buffered=True)
     return status, json.loads(b"".join(chunks))
 
@@ -411,10 +421,26 @@ def test_a_malformed_content_length_is_400_and_stores_nothing(
     body = json.dumps(order_payload(at=clock.now)).encode()
     headers = webhook_headers(shop, "order.create", body)
 
-    status, answer = _raw_post(app, f"/shoper/webhooks/{shop.ref}", body, headers, "12x")
+    for length in ("12x", "\u00b2", "-1"):  # "²".isdigit() is True in Python
+        status, answer = _raw_post(app, f"/shoper/webhooks/{shop.ref}", body, headers, length)
 
-    assert status == "400 Bad Request"
-    assert answer["field"] == "Content-Length"
+        assert status == "400 Bad Request"
+        assert answer["field"] == "Content-Length"
+    assert inbox_rows(factory) == []
+
+
+def test_a_body_with_neither_a_length_nor_an_end_of_input_promise_is_not_read(
+    app: Any, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    """PEP 3333: reading such a stream may block; it counts as empty (so the signature fails)."""
+    body = json.dumps(order_payload(at=clock.now)).encode()
+    headers = webhook_headers(shop, "order.create", body)
+
+    status, answer = _raw_post(
+        app, f"/shoper/webhooks/{shop.ref}", body, headers, None, terminated=False
+    )
+
+    assert status == "401 Unauthorized"
     assert inbox_rows(factory) == []
 
 
