@@ -70,6 +70,7 @@ ID_STRIDE = 10_000_000  # order id = phase base + connection * ID_STRIDE + seque
 
 QUIET_BUSY_PCT = 15.0  # a phase waits for the machine to be under this (% of all cores)
 NOISY_OTHER_PCT = 25.0  # a phase during which others used more (% of one core) is flagged
+NOISY_STEAL_PCT = 10.0  # ... or the hypervisor took more (% of all cores: CPU we never got)
 TARGET_RATIO = 0.5
 TARGET_P99_MS = 25.0
 
@@ -477,7 +478,7 @@ class PhaseResult:
 
     @property
     def noisy(self) -> bool:
-        return self.other_cpu_pct > NOISY_OTHER_PCT
+        return self.other_cpu_pct > NOISY_OTHER_PCT or self.steal_pct > NOISY_STEAL_PCT
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -851,8 +852,8 @@ def report(
         "",
         "CPU % is of one core over the measured window. client: all client processes; worker: "
         "each gunicorn worker of the server measured; other: whatever else ran on the machine "
-        f"(a phase is marked noisy above {NOISY_OTHER_PCT:.0f}%); machine busy and steal: % of "
-        "all cores.",
+        f"(a phase is marked noisy above {NOISY_OTHER_PCT:.0f}%, or above "
+        f"{NOISY_STEAL_PCT:.0f}% steal); machine busy and steal: % of all cores.",
         "",
         f"Throughput over the kept phases: bare {bare['rps']:,.0f} req/s, ingest "
         f"{ingest['rps']:,.0f} req/s, **ratio ingest/bare {ratio:.3f}**. Server CPU per "
