@@ -33,8 +33,7 @@ def body_digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()[:40]
 
 
-def store(
-    session: Session,
+def new_row(
     *,
     shop_id: int,
     source: str,
@@ -43,23 +42,27 @@ def store(
     body: bytes,
     headers: dict[str, Any],
     now: datetime,
-) -> bool:
-    """Insert the delivery; False when the same delivery was stored before. (The Shoper
-    webhook endpoint runs the same statement through the driver: inbox_writer.py.)"""
-    values = dict(
-        shop_id=shop_id,
-        source=source,
-        event_name=event_name[:64],
-        dedupe_key=dedupe_key[:128],
-        headers=headers,
-        body=body,
-        received_at=now,
-        status="pending",
-        attempts=0,
-        error="",
-    )
+) -> dict[str, Any]:
+    """A new delivery's column values, as both INSERT paths bind them (`store` here, and the
+    Shoper webhook endpoint's through the driver: inbox_writer.py)."""
+    return {
+        "shop_id": shop_id,
+        "source": source,
+        "event_name": event_name[:64],
+        "dedupe_key": dedupe_key[:128],
+        "headers": headers,
+        "body": body,
+        "received_at": now,
+        "status": "pending",
+        "attempts": 0,
+        "error": "",
+    }
+
+
+def store(session: Session, row: dict[str, Any]) -> bool:
+    """Insert the delivery (a `new_row`); False when the same delivery was stored before."""
     dialect = session.get_bind().dialect.name
-    return session.execute(STORE_STATEMENTS[dialect], values).scalar() is not None
+    return session.execute(STORE_STATEMENTS[dialect], row).scalar() is not None
 
 
 def claim(session: Session, now: datetime, limit: int, lease: timedelta) -> list[InboxDelivery]:

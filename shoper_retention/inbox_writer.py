@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -24,20 +24,21 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import PoolProxiedConnection
 
 from shoper_retention.db import begin_write, is_in_memory, make_engine
-from shoper_retention.inbox import STORE_STATEMENTS
+from shoper_retention.inbox import STORE_STATEMENTS, new_row
 from shoper_retention.models import InboxDelivery
 
-COLUMNS = (
-    "shop_id",
-    "source",
-    "event_name",
-    "dedupe_key",
-    "headers",
-    "body",
-    "received_at",
-    "status",
-    "attempts",
-    "error",
+# The columns a new delivery binds, in `inbox.new_row`'s order (the statement is compiled
+# for exactly these; any sample row has them all).
+COLUMNS = tuple(
+    new_row(
+        shop_id=0,
+        source="",
+        event_name="",
+        dedupe_key="",
+        body=b"",
+        headers={},
+        now=datetime(1970, 1, 1, tzinfo=UTC),
+    )
 )
 
 
@@ -72,30 +73,10 @@ class InboxWriter:
         self._generation = 0
         _writers.add(self)
 
-    def store(
-        self,
-        *,
-        shop_id: int,
-        source: str,
-        event_name: str,
-        dedupe_key: str,
-        body: bytes,
-        headers: dict[str, Any],
-        now: datetime,
-    ) -> bool:
-        """Insert and commit the delivery; False when the same delivery was stored before."""
-        values: dict[str, Any] = {
-            "shop_id": shop_id,
-            "source": source,
-            "event_name": event_name[:64],
-            "dedupe_key": dedupe_key[:128],
-            "headers": headers,
-            "body": body,
-            "received_at": now,
-            "status": "pending",
-            "attempts": 0,
-            "error": "",
-        }
+    def store(self, row: dict[str, Any]) -> bool:
+        """Insert and commit the delivery (an `inbox.new_row`); False when the same delivery
+        was stored before."""
+        values = dict(row)
         for name, processor in self._processors:
             values[name] = processor(values[name])
         params = values if self._order is None else tuple(values[k] for k in self._order)

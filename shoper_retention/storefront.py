@@ -100,12 +100,14 @@ def cart_event(public_key: str) -> Any:
         snapshot = parse_snapshot(body, now, shop.country)  # 400 naming the field at fault
         stored = inbox.store(
             session,
-            shop_id=shop.id,
-            source="storefront",
-            event_name="cart",
-            dedupe_key=_dedupe_key(snapshot.cart_id, body),
-            body=body,
-            headers={},
-            now=now,
+            inbox.new_row(
+                shop_id=shop.id,
+                source="storefront",
+                event_name="cart",
+                dedupe_key=_dedupe_key(snapshot.cart_id, body),
+                body=body,
+                headers={},
+                now=now,
+            ),
         )
     return jsonify(status="accepted" if stored else "duplicate"), 202 if stored else 200

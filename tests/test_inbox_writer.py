@@ -16,6 +16,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from shoper_retention import inbox
 from shoper_retention.inbox_writer import InboxWriter
 from shoper_retention.models import InboxDelivery
 from shoper_retention.settings import Settings
@@ -36,13 +37,15 @@ def shop(factory: sessionmaker[Session], settings: Settings, clock: Clock) -> Sh
 
 def _store(writer: InboxWriter, shop: ShopHandle, clock: Clock, key: str) -> bool:
     return writer.store(
-        shop_id=shop.id,
-        source="shoper",
-        event_name="order.create",
-        dedupe_key=key,
-        body=b'{"order_id": "1"}',
-        headers={"X-Webhook-Id": "7"},
-        now=clock.now,
+        inbox.new_row(
+            shop_id=shop.id,
+            source="shoper",
+            event_name="order.create",
+            dedupe_key=key,
+            body=b'{"order_id": "1"}',
+            headers={"X-Webhook-Id": "7"},
+            now=clock.now,
+        )
     )
 
 

@@ -82,13 +82,15 @@ def test_a_delivery_from_an_unknown_source_is_marked_failed_with_the_reason_and_
     with factory() as session, session.begin():
         assert inbox.store(
             session,
-            shop_id=shop.id,
-            source="ecwid",  # no adapter for it in this build
-            event_name="order.created",
-            dedupe_key="ecwid:1",
-            body=b'{"eventType": "order.created"}',
-            headers={},
-            now=clock.now,
+            inbox.new_row(
+                shop_id=shop.id,
+                source="ecwid",  # no adapter for it in this build
+                event_name="order.created",
+                dedupe_key="ecwid:1",
+                body=b'{"eventType": "order.created"}',
+                headers={},
+                now=clock.now,
+            ),
         )
     post_webhook(client, shop, "order.create", order_payload("557", at=clock.now))
 

@@ -130,13 +130,15 @@ class ShoperWebhookIngest:
         key = f"{event_name}:{shoper_events.object_id(event_name, data)}:{inbox.body_digest(body)}"
         headers = {h: environ[k] for h, k in _KEPT_ENVIRON if k in environ}
         stored = self.writer.store(
-            shop_id=shop_id,
-            source="shoper",
-            event_name=event_name,
-            dedupe_key=key,
-            body=body,
-            headers=headers,
-            now=self.svc.clock(),
+            inbox.new_row(
+                shop_id=shop_id,
+                source="shoper",
+                event_name=event_name,
+                dedupe_key=key,
+                body=body,
+                headers=headers,
+                now=self.svc.clock(),
+            )
         )
         return ACCEPTED if stored else DUPLICATE
 
