@@ -86,6 +86,30 @@ class Order(Base):
     attributed_scenario: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
+class CatalogueProduct(Base):
+    """What the shop's own catalogue says of a product or variant, read over the platform's
+    REST API: a storefront post names products by id only, and only these names, prices,
+    images and links reach a message (the page could claim anything)."""
+
+    __tablename__ = "catalogue_products"
+    __table_args__ = (UniqueConstraint("shop_id", "product_id", "variant_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    product_id: Mapped[str] = mapped_column(String(64))
+    variant_id: Mapped[str] = mapped_column(String(64), default="")
+    # found | missing (the platform does not know it: dropped from messages) | pending
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    name: Mapped[str] = mapped_column(String(255), default="")
+    price: Mapped[Decimal | None] = mapped_column(Money, default=None)
+    image_url: Mapped[str] = mapped_column(Text, default="")
+    product_url: Mapped[str] = mapped_column(Text, default="")
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    attempts: Mapped[int] = mapped_column(default=0)
+    # When to read it (again): at once for a new id, then on a cache lifetime or a back-off.
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class ProductStock(Base):
     """Last known stock per product/variant, to see the 0 -> >0 edge (back in stock, next)."""
 
@@ -119,6 +143,7 @@ Index("ix_carts_shop_id_status_last_activity_at", Cart.shop_id, Cart.status, Car
 Index("ix_carts_status_last_activity_at", Cart.status, Cart.last_activity_at)
 Index("ix_carts_contact_id", Cart.contact_id)
 Index("ix_carts_shop_id_email", Cart.shop_id, Cart.email)
+Index("ix_catalogue_products_due_at", CatalogueProduct.due_at)
 Index("ix_carts_shop_id_phone", Cart.shop_id, Cart.phone)
 Index("ix_orders_shop_id_contact_id_placed_at", Order.shop_id, Order.contact_id, Order.placed_at)
 Index(

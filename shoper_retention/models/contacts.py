@@ -30,8 +30,11 @@ class Contact(Base):
 
 
 class Consent(Base):
-    """One row per consent change: the latest row per (contact, channel) is the current state,
-    the earlier ones are the proof the law asks for (time, source, text version)."""
+    """One row per consent change, kept as the proof the law asks for (time, source, text
+    version, assurance). Which rows count, and how much, is `consent.py`'s policy.
+
+    `cart_id` is set on what a storefront cart claimed: such a claim (or withdrawal) speaks
+    only for that cart, because anyone can post any address with any cart."""
 
     __tablename__ = "consents"
 
@@ -40,12 +43,19 @@ class Consent(Base):
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(8))
     granted: Mapped[bool]
-    source: Mapped[str] = mapped_column(String(32))  # storefront, order, unsubscribe, ...
+    source: Mapped[str] = mapped_column(String(32))  # storefront, shoper, confirmation, ...
+    # How sure we are the address's owner said it: claimed (storefront, unproven), confirmed
+    # (the owner followed a confirmation link), platform (the shop's own records), owner (an
+    # unsubscribe link only the recipient had), provider (SMSAPI's opt-out list).
+    assurance: Mapped[str] = mapped_column(String(16), default="claimed")
     text_version: Mapped[str] = mapped_column(String(64), default="")
     # The address the consent was given for: consent to text one number does not cover
     # another number the contact later has.
     address: Mapped[str] = mapped_column(String(255), default="")
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cart_id: Mapped[int | None] = mapped_column(
+        ForeignKey("carts.id", ondelete="CASCADE"), default=None
+    )
 
 
 class Suppression(Base):
@@ -65,6 +75,7 @@ class Suppression(Base):
 
 
 Index("ix_consents_contact_id_channel_id", Consent.contact_id, Consent.channel, Consent.id)
+Index("ix_consents_cart_id", Consent.cart_id)
 Index(
     "ix_consents_shop_id_channel_address_id",
     Consent.shop_id,

@@ -33,7 +33,11 @@ class InboxDelivery(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     error: Mapped[str] = mapped_column(Text, default="")
+    # When the raw body (and headers) were dropped, a retention period after processing: a
+    # flood of storefront posts must not grow the database for ever.
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 Index("ix_inbox_status_id", InboxDelivery.status, InboxDelivery.id)
 Index("ix_inbox_claim_token", InboxDelivery.claim_token)
+Index("ix_inbox_purged_at_processed_at", InboxDelivery.purged_at, InboxDelivery.processed_at)

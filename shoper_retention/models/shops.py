@@ -78,3 +78,13 @@ class WorkerHeartbeat(Base):
 
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
     beat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class HealthProbe(Base):
+    """A row each web process rewrites on /healthz: a read cannot tell that writes fail (a full
+    disk, a read-only file), and every delivery we take is a write."""
+
+    __tablename__ = "health_probes"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    probed_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -144,6 +144,7 @@ def _order_event(event_name: str) -> Callable[..., list[DomainEvent]]:
 # Every webhook event we handle; a test checks this against manifest.json both ways.
 HANDLERS: dict[str, Callable[..., list[DomainEvent]]] = {
     "order.create": _order_event("order.create"),
+    "order.edit": _order_event("order.edit"),
     "order.paid": _order_event("order.paid"),
     "order.status": _order_event("order.status"),
 }

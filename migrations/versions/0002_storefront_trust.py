@@ -1,0 +1,80 @@
+"""storefront trust: consent assurance and cart scope, catalogue cache, inbox purge, health probe
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-12-04 18:26:19.730251
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+import shoper_retention.db
+
+
+revision = '0002'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('health_probes',
+    sa.Column('name', sa.String(length=128), nullable=False),
+    sa.Column('probed_at', shoper_retention.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_health_probes'))
+    )
+    op.create_table('catalogue_products',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('shop_id', sa.Integer(), nullable=False),
+    sa.Column('product_id', sa.String(length=64), nullable=False),
+    sa.Column('variant_id', sa.String(length=64), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('price', sa.Numeric(precision=12, scale=2), nullable=True),
+    sa.Column('image_url', sa.Text(), nullable=False),
+    sa.Column('product_url', sa.Text(), nullable=False),
+    sa.Column('fetched_at', shoper_retention.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('due_at', shoper_retention.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_catalogue_products_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_catalogue_products')),
+    sa.UniqueConstraint('shop_id', 'product_id', 'variant_id', name=op.f('uq_catalogue_products_shop_id_product_id_variant_id'))
+    )
+    with op.batch_alter_table('catalogue_products', schema=None) as batch_op:
+        batch_op.create_index('ix_catalogue_products_due_at', ['due_at'], unique=False)
+
+    with op.batch_alter_table('consents', schema=None) as batch_op:
+        # Rows recorded before assurance existed: unsubscribes came from the owner's own
+        # link; everything else was a storefront claim or an order's address.
+        batch_op.add_column(sa.Column('assurance', sa.String(length=16), nullable=False, server_default='claimed'))
+        batch_op.add_column(sa.Column('cart_id', sa.Integer(), nullable=True))
+        batch_op.create_index('ix_consents_cart_id', ['cart_id'], unique=False)
+        batch_op.create_foreign_key(batch_op.f('fk_consents_cart_id_carts'), 'carts', ['cart_id'], ['id'], ondelete='CASCADE')
+    op.execute("UPDATE consents SET assurance = 'owner' WHERE source = 'unsubscribe link'")
+    with op.batch_alter_table('consents', schema=None) as batch_op:
+        batch_op.alter_column('assurance', server_default=None)
+
+    with op.batch_alter_table('inbox', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('purged_at', shoper_retention.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.create_index('ix_inbox_purged_at_processed_at', ['purged_at', 'processed_at'], unique=False)
+
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('inbox', schema=None) as batch_op:
+        batch_op.drop_index('ix_inbox_purged_at_processed_at')
+        batch_op.drop_column('purged_at')
+
+    with op.batch_alter_table('consents', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_consents_cart_id_carts'), type_='foreignkey')
+        batch_op.drop_index('ix_consents_cart_id')
+        batch_op.drop_column('cart_id')
+        batch_op.drop_column('assurance')
+
+    with op.batch_alter_table('catalogue_products', schema=None) as batch_op:
+        batch_op.drop_index('ix_catalogue_products_due_at')
+
+    op.drop_table('catalogue_products')
+    op.drop_table('health_probes')
