@@ -13,6 +13,7 @@ from flask import Flask, current_app, jsonify, request
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shoper_retention.clock import utcnow
 from shoper_retention.credentials import CredentialBox
@@ -21,6 +22,7 @@ from shoper_retention.errors import DomainError
 from shoper_retention.inbox_writer import InboxWriter
 from shoper_retention.links import Links
 from shoper_retention.platforms.shoper.install import ShoperInstaller
+from shoper_retention.rate_limits import RateLimits
 from shoper_retention.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,7 @@ class Services:
     box: CredentialBox
     clock: Callable[[], datetime]
     shoper: ShoperInstaller
+    limits: RateLimits
 
 
 def services() -> Services:
@@ -64,6 +67,7 @@ def create_app(
         box=CredentialBox(settings.secret_key),
         clock=clock,
         shoper=ShoperInstaller(settings, http),
+        limits=RateLimits(settings),
     )
 
     from shoper_retention import ops, settings_page, shopper_links, storefront
@@ -81,6 +85,12 @@ def create_app(
     ):
         app.register_blueprint(blueprint)
     app.wsgi_app = ShoperWebhookIngest(app.wsgi_app, svc)  # type: ignore[method-assign]
+    if settings.trusted_proxies:
+        # Outermost, so the webhook endpoint in front of Flask sees the client's address too.
+        # Each trusted proxy appends one X-Forwarded-For entry; more entries are the client's
+        # own claims and are not believed.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> Any:
@@ -90,8 +100,8 @@ def create_app(
             body["field"] = exc.field
         response = jsonify(body)
         response.status_code = exc.status
-        if exc.status == 503:
-            response.headers["Retry-After"] = "30"
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
     @app.errorhandler(RequestEntityTooLarge)

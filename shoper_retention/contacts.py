@@ -1,4 +1,4 @@
-"""Finding and updating the contact behind an event, its consent and its suppression.
+"""Finding and updating the contact behind an event, and the suppression list.
 
 A contact is known by e-mail or phone within one shop; every query here is scoped by shop."""
 
@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shoper_retention.events import ConsentChange, ContactInfo
-from shoper_retention.models import Consent, Contact, Suppression
+from shoper_retention.events import ContactInfo
+from shoper_retention.models import Contact, Suppression
 
 
 def upsert_contact(
@@ -54,52 +54,6 @@ def _by(session: Session, shop_id: int, column: object, value: str) -> Contact |
     return session.scalars(
         select(Contact).where(Contact.shop_id == shop_id, column == value)  # type: ignore[arg-type]
     ).first()
-
-
-def record_consent(
-    session: Session, contact: Contact, change: ConsentChange, address: str, now: datetime
-) -> None:
-    """Append a consent record for `address` when its state changes (the history is the
-    proof: time, source, text version)."""
-    latest = _latest(session, contact.shop_id, change.channel, address)
-    if latest is not None and latest.granted == change.granted:
-        return
-    session.add(
-        Consent(
-            shop_id=contact.shop_id,
-            contact_id=contact.id,
-            channel=change.channel,
-            granted=change.granted,
-            source=change.source,
-            text_version=change.text_version[:64],
-            address=address,
-            recorded_at=now,
-        )
-    )
-    session.flush()
-
-
-def _latest(session: Session, shop_id: int, channel: str, address: str) -> Consent | None:
-    """The latest word about this address, whichever contact record it came with: a shopper
-    who corrected their e-mail mid-checkout is still the owner of the number they unticked."""
-    return session.scalars(
-        select(Consent)
-        .where(
-            Consent.shop_id == shop_id,
-            Consent.channel == channel,
-            Consent.address == address,
-        )
-        .order_by(Consent.id.desc())
-        .limit(1)
-    ).first()
-
-
-def has_consent(session: Session, contact: Contact, channel: str, address: str | None) -> bool:
-    """Whether the latest word of this contact about `address` on `channel` is yes."""
-    if not address:
-        return False
-    latest = _latest(session, contact.shop_id, channel, address)
-    return bool(latest and latest.granted)
 
 
 def is_suppressed(session: Session, shop_id: int, channel: str, address: str) -> bool:

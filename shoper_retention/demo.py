@@ -12,26 +12,44 @@ import json
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shoper_retention import shop_config
+from shoper_retention import catalogue, consent, shop_config
 from shoper_retention.app import create_app
 from shoper_retention.clock import utcnow
 from shoper_retention.connectors.dev_outbox import DevOutboxConnector
 from shoper_retention.coupons import CreateAtPlatform
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.db import make_engine, make_session_factory
+from shoper_retention.links import Links
 from shoper_retention.migrate import upgrade
-from shoper_retention.models import Cart, DevOutboxEntry, Message, Shop
+from shoper_retention.models import Cart, CatalogueProduct, DevOutboxEntry, Message, Shop
 from shoper_retention.platforms.shoper.signature import webhook_sha1
 from shoper_retention.settings import Settings
 from shoper_retention.worker import Worker
 
 DEMO_LICENCE = "demo-shop"
 DEMO_WEBHOOK_ID = "1"
+# The demo shop is not at Shoper: this stands in for its catalogue (what messages show).
+DEMO_CATALOGUE = {
+    "101": catalogue.ProductInfo(
+        "Kubek ceramiczny",
+        Decimal("49.90"),
+        "https://sklep-demo.example/img/kubek.jpg",
+        "https://sklep-demo.example/kubek",
+    ),
+    "202": catalogue.ProductInfo(
+        "Herbata zielona 100 g",
+        Decimal("24.00"),
+        "https://sklep-demo.example/img/herbata.jpg",
+        "https://sklep-demo.example/herbata",
+    ),
+}
 
 
 def run_demo(settings: Settings, echo: Callable[[str], None]) -> None:
@@ -40,6 +58,7 @@ def run_demo(settings: Settings, echo: Callable[[str], None]) -> None:
     start = _next_morning()
     clock = {"now": start}
     client = create_app(settings, clock=lambda: clock["now"], factory=factory).test_client()
+    links = Links(settings.secret_key, "")  # paths only: the test client is the server
 
     def demo_coupons(session: Session, now: datetime) -> CreateAtPlatform:
         return lambda shop, code, percent, valid_from, valid_to: f"demo-{code}"
@@ -49,6 +68,7 @@ def run_demo(settings: Settings, echo: Callable[[str], None]) -> None:
         factory,
         connectors_for=lambda shop, channel: DevOutboxConnector(channel, factory),
         coupons_for=demo_coupons,
+        catalogue_reader=_demo_catalogue,
         name="demo",
     )
     secret = secrets.token_hex(16)
@@ -78,8 +98,11 @@ def run_demo(settings: Settings, echo: Callable[[str], None]) -> None:
             f"[+  0.0 h] {who} leaves a cart with 2 items "
             f"(storefront answered {answer.status_code})"
         )
+    at(timedelta(minutes=1), "a page's tick is no proof: one confirmation e-mail and SMS each")
+    answers = _confirm_all(client, factory, links, shop_id)
+    echo(f"[+  0.1 h] both click the links in them (answered {', '.join(answers)})")
     at(timedelta(minutes=31), "carts idle for 30 min become abandoned")
-    at(timedelta(hours=1), "step 1: SMS (both gave SMS consent)")
+    at(timedelta(hours=1), "step 1: SMS (both confirmed SMS consent)")
     at(timedelta(hours=24), "step 2: e-mail with product photos")
 
     clock["now"] = start + timedelta(hours=30)
@@ -112,7 +135,11 @@ def run_demo(settings: Settings, echo: Callable[[str], None]) -> None:
         entries = session.scalars(
             select(DevOutboxEntry)
             .join(Message, Message.id == DevOutboxEntry.message_id)
-            .where(Message.shop_id == shop_id, Message.subject_id.in_(cart_ids))
+            .where(
+                Message.shop_id == shop_id,
+                Message.subject_type == "cart",
+                Message.subject_id.in_(cart_ids),
+            )
             .order_by(DevOutboxEntry.id)
         ).all()
         statuses = session.execute(
@@ -125,6 +152,22 @@ def run_demo(settings: Settings, echo: Callable[[str], None]) -> None:
         echo(e.body_text.strip()[:700])
     echo("\nCarts: " + ", ".join(f"{cid.rsplit('-', 1)[-1]} {status}" for cid, status in statuses))
     echo(f"All messages: {settings.public_url}/dev/outbox (while `make run` is serving)")
+
+
+def _confirm_all(client: Any, factory: Any, links: Links, shop_id: int) -> list[str]:
+    """Follow the link of every confirmation request sent, as its recipient would."""
+    with factory() as session:
+        requests = session.scalars(
+            select(Message.id).where(
+                Message.shop_id == shop_id,
+                Message.scenario == consent.CONFIRMATION,
+                Message.status == "sent",
+            )
+        ).all()
+    return [
+        str(client.post(links.confirmation_url(m), data={"answer": "yes"}).status_code)
+        for m in requests
+    ]
 
 
 def _next_morning() -> datetime:
@@ -160,7 +203,27 @@ def _demo_shop(session: Session, now: datetime, sealed_secret: str) -> Shop:
         shop, {"scenarios": {"cart_recovery": {"enabled": True}}, "sms": {"sender": "SklepDemo"}}
     )
     session.flush()
+    _seed_catalogue(session, shop, now)
     return shop
+
+
+def _demo_catalogue(shop: Shop, product_id: str, variant_id: str) -> catalogue.ProductInfo | None:
+    return None if variant_id else DEMO_CATALOGUE.get(product_id)
+
+
+def _seed_catalogue(session: Session, shop: Shop, now: datetime) -> None:
+    """The demo's products as already read from its catalogue, so the first reminders show
+    them without waiting for the worker's catalogue job."""
+    catalogue.note_products(session, shop.id, [(p, "") for p in DEMO_CATALOGUE], now)
+    for product_id, info in DEMO_CATALOGUE.items():
+        row = session.scalars(
+            select(CatalogueProduct).where(
+                CatalogueProduct.shop_id == shop.id,
+                CatalogueProduct.product_id == product_id,
+                CatalogueProduct.variant_id == "",
+            )
+        ).one()
+        catalogue.record_found(session, row.id, info, now)
 
 
 def _snapshot(cart_id: str, name: str, email: str, phone: str, now: datetime) -> dict[str, object]:

@@ -70,14 +70,20 @@ class DispatchReport:
 class _Services:
     """What scenarios may ask for while a message is prepared."""
 
-    def __init__(self, session: Session, create_coupon: coupons.CreateAtPlatform | None) -> None:
+    def __init__(
+        self, session: Session, create_coupon: coupons.CreateAtPlatform | None, links: Links
+    ) -> None:
         self.session = session
         self.create_coupon = create_coupon
+        self.links = links
 
     def coupon(
         self, shop: Shop, plan_key: str, policy: shop_config.CouponPolicy, now: datetime
     ) -> CouponInfo | None:
         return coupons.coupon_for(self.session, shop, plan_key, policy, now, self.create_coupon)
+
+    def confirmation_url(self, message_id: int) -> str:
+        return self.links.confirmation_url(message_id)
 
 
 class Dispatcher:
@@ -164,7 +170,7 @@ class Dispatcher:
             assert contact is not None
             scenario = scenarios.REGISTRY.get(message.scenario)
             address = scenario.recipient(session, shop, message) if scenario else None
-            verdict = self._check(session, shop, contact, message, address, now)
+            verdict = self._check(session, shop, message, address, now)
             if verdict.action != "send":
                 self._apply(message, verdict, now, report)
                 return
@@ -230,7 +236,6 @@ class Dispatcher:
         self,
         session: Session,
         shop: Shop,
-        contact: Contact,
         message: Message,
         address: str | None,
         now: datetime,
@@ -241,12 +246,19 @@ class Dispatcher:
             # Without order webhooks we cannot know the shopper already bought: wait.
             return guards.Verdict("move", WAITING_FOR_WEBHOOKS, now + SETUP_WAIT)
         scenario = scenarios.REGISTRY.get(message.scenario)
-        if scenario is None or not shop_config.scenario_enabled(shop, message.scenario):
+        if scenario is None or (
+            scenario.switchable and not shop_config.scenario_enabled(shop, message.scenario)
+        ):
             return guards.Verdict("cancel", "scenario switched off")
         reason = scenario.exit_reason(session, shop, message, now)
         if reason:
             return guards.Verdict("cancel", reason)
-        verdict = guards.consent_and_suppression(session, shop, message, contact, address)
+        # Optional: a scenario may hold a message a while (e.g. its products not read yet).
+        wait_until = getattr(scenario, "wait_until", None)
+        hold = wait_until(session, shop, message, now) if wait_until else None
+        if hold is not None:
+            return guards.Verdict("move", hold[1], hold[0])
+        verdict = guards.consent_and_suppression(session, shop, message, address)
         if verdict.action != "send":
             return verdict
         if session.get(ChannelPause, (shop.id, message.channel)) is not None:
@@ -281,7 +293,7 @@ class Dispatcher:
     ) -> OutgoingMessage:
         scenario = scenarios.REGISTRY[message.scenario]
         create = self.coupons_for(session, now) if self.coupons_for else None
-        services = _Services(session, create)
+        services = _Services(session, create, self.links)
         context = scenario.context(session, shop, message, now, services)
         context.update(
             shop={"name": shop.name or shop.shop_url, "url": shop.shop_url},
@@ -300,6 +312,7 @@ class Dispatcher:
             timezone=shop.timezone,
             context=context,
             unsubscribe_url=unsubscribe_url,
+            marketing=message.marketing,
         )
         message.to_address = address
         message.subject = rendered.subject

@@ -6,6 +6,7 @@ from __future__ import annotations
 class DomainError(Exception):
     status = 400
     code = "bad_request"
+    retry_after: int | None = None  # seconds, sent as `Retry-After` when set
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -56,3 +57,16 @@ class UpstreamFailed(DomainError):
 
     status = 503
     code = "upstream_failed"
+    retry_after = 30
+
+
+class RateLimited(DomainError):
+    """Too many requests from one client (or for one shop): 429, with the seconds until the
+    limit lets the next one through (rate_limits.py)."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)

@@ -81,8 +81,21 @@ class OrderPlaced:
 
 
 @dataclass(frozen=True)
+class MarketingConsentReported:
+    """The shop's own records say whether an address takes marketing (a customer's newsletter
+    box, a newsletter subscription). `withdraws_only_own_grant`: a "no" that may only mean
+    "never signed up there" (consent.apply_platform)."""
+
+    contact: ContactInfo
+    channel: str
+    granted: bool
+    source: str
+    withdraws_only_own_grant: bool = False
+
+
+@dataclass(frozen=True)
 class ShopUninstalled:
     at: datetime
 
 
-DomainEvent = CartChanged | OrderPlaced | ShopUninstalled
+DomainEvent = CartChanged | OrderPlaced | MarketingConsentReported | ShopUninstalled

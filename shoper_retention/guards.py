@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from shoper_retention import contacts, shop_config
-from shoper_retention.models import Contact, Message, Shop
+from shoper_retention import consent, contacts, shop_config
+from shoper_retention.models import Message, Shop
+from shoper_retention.phones import sms_refusal
 
 CAP_WINDOW = timedelta(hours=24)
 
@@ -50,26 +51,39 @@ def quiet_hours(shop: Shop, message: Message, now: datetime) -> Verdict:
 
 
 def consent_and_suppression(
-    session: Session, shop: Shop, message: Message, contact: Contact, address: str | None
+    session: Session, shop: Shop, message: Message, address: str | None
 ) -> Verdict:
     """`address` is where the scenario would send (e.g. the phone given with that cart);
-    consent must have been given for exactly that address."""
+    consent must hold for exactly that address, under the policy in consent.py. A cart's
+    messages also honour what that cart's own browser said."""
     if not address:
         return Verdict("skip", f"no {message.channel} address")
     if contacts.is_suppressed(session, shop.id, message.channel, address):
         return Verdict("skip", "unsubscribed")
-    if message.marketing and not contacts.has_consent(session, contact, message.channel, address):
+    if message.channel == "sms":
+        refusal = sms_refusal(address, shop_config.sms_countries(shop))
+        if refusal:
+            return Verdict("skip", refusal)
+    cart_id = message.subject_id if message.subject_type == "cart" else None
+    if message.marketing and not consent.allows(
+        session, shop, message.channel, address, cart_id=cart_id
+    ):
         return Verdict("skip", f"no {message.channel} consent")
     return SEND
 
 
 def frequency_cap(session: Session, shop: Shop, message: Message, now: datetime) -> Verdict:
+    """Marketing only: a confirmation request the shopper asked for neither waits for the cap
+    nor uses it up."""
+    if not message.marketing:
+        return SEND
     cap = shop_config.frequency_cap(shop, message.channel)
     sent = session.scalar(
         select(func.count(Message.id)).where(
             Message.shop_id == shop.id,
             Message.contact_id == message.contact_id,
             Message.channel == message.channel,
+            Message.marketing.is_(True),
             # Sent in the window, or being sent by another worker right now.
             or_(Message.sent_at > now - CAP_WINDOW, Message.in_flight_since.is_not(None)),
             Message.id != message.id,

@@ -99,3 +99,33 @@ def claim(session: Session, now: datetime, limit: int, lease: timedelta) -> list
             .order_by(InboxDelivery.id)
         )
     )
+
+
+def purge_bodies(session: Session, now: datetime, older_than: timedelta, limit: int) -> int:
+    """Drop the raw body and headers of up to `limit` deliveries processed (or failed) more
+    than `older_than` ago; returns how many. Their state lives on in carts, orders and
+    contacts; the raw copy only helps while a problem may still be looked into. Pending rows
+    are never touched. The caller commits; SKIP LOCKED keeps concurrent workers apart."""
+    purgeable = and_(
+        InboxDelivery.purged_at.is_(None),
+        InboxDelivery.processed_at < now - older_than,
+        InboxDelivery.status.in_(("processed", "failed")),
+    )
+    ids = list(
+        session.scalars(
+            select(InboxDelivery.id)
+            .where(purgeable)
+            .order_by(InboxDelivery.processed_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if not ids:
+        return 0
+    result = session.execute(
+        update(InboxDelivery)
+        .where(InboxDelivery.id.in_(ids), purgeable)
+        .values(body=b"", headers={}, purged_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -13,9 +13,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoper_retention import inbox, orders, outbox, scenarios
+from shoper_retention import consent, contacts, inbox, orders, outbox, scenarios
 from shoper_retention.errors import DomainError
-from shoper_retention.events import DomainEvent, OrderPlaced, ShopUninstalled
+from shoper_retention.events import (
+    DomainEvent,
+    MarketingConsentReported,
+    OrderPlaced,
+    ShopUninstalled,
+)
 from shoper_retention.models import InboxDelivery, Shop
 from shoper_retention.platforms.shoper import events as shoper_events
 from shoper_retention.storefront_events import parse_snapshot
@@ -52,11 +57,32 @@ def apply_events(
     for event in events:
         if isinstance(event, OrderPlaced):
             orders.apply_order(session, shop.id, event, now)
+        if isinstance(event, MarketingConsentReported):
+            _apply_platform_consent(session, shop, event, now)
         if isinstance(event, ShopUninstalled):
             outbox.cancel_pending(session, shop.id, "shop uninstalled", now)
             continue
         for scenario in scenarios.REGISTRY.values():
             scenario.on_event(session, shop, event, now)
+
+
+def _apply_platform_consent(
+    session: Session, shop: Shop, event: MarketingConsentReported, now: datetime
+) -> None:
+    address = event.contact.email if event.channel == "email" else event.contact.phone
+    contact = contacts.upsert_contact(session, shop.id, event.contact, now, trusted=True)
+    if contact is None or not address:
+        return
+    consent.apply_platform(
+        session,
+        contact,
+        event.channel,
+        address,
+        event.granted,
+        now,
+        source=event.source,
+        withdraws_only_own_grant=event.withdraws_only_own_grant,
+    )
 
 
 def process_pending(

@@ -52,6 +52,7 @@ class Links:
         self.public_url = public_url.rstrip("/")
         self._unsubscribe = _CompactSigner(secret_key, salt="unsubscribe", digest_method=_sha256)
         self._click = _CompactSigner(secret_key, salt="click", digest_method=_sha256)
+        self._confirmation = _CompactSigner(secret_key, salt="confirm", digest_method=_sha256)
         # The signing time travels inside the payload, taken from the caller's clock (only
         # clock.py reads the system clock), rather than from itsdangerous' own timestamp.
         self._settings_form = URLSafeSerializer(secret_key, salt="settings-form")
@@ -60,9 +61,21 @@ class Links:
         return f"{self.public_url}/u/{self._unsubscribe.sign(str(message_id)).decode()}"
 
     def read_unsubscribe(self, token: str) -> int:
-        value = self._unsign(self._unsubscribe, token)
-        if not value.isdigit():
-            raise InvalidLink("malformed unsubscribe token")
+        return self._message_id(self._unsubscribe, token)
+
+    def confirmation_url(self, message_id: int) -> str:
+        """In a confirmation request: only its recipient has it, so following it is the
+        owner's own word."""
+        return f"{self.public_url}/k/{self._confirmation.sign(str(message_id)).decode()}"
+
+    def read_confirmation(self, token: str) -> int:
+        return self._message_id(self._confirmation, token)
+
+    @classmethod
+    def _message_id(cls, signer: Signer, token: str) -> int:
+        value = cls._unsign(signer, token)
+        if not (value.isascii() and value.isdigit()):
+            raise InvalidLink("malformed token")
         return int(value)
 
     def click_url(self, message_id: int, link: str) -> str:

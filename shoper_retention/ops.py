@@ -2,32 +2,65 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
-from datetime import timedelta
-from typing import Any
+import logging
+import os
+import socket
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from flask import Blueprint, abort, jsonify, render_template, request
-from sqlalchemy import select, text
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from shoper_retention.app import services
 from shoper_retention.manifest import load_manifest
-from shoper_retention.models import DevOutboxEntry, WorkerHeartbeat
+from shoper_retention.models import DevOutboxEntry, HealthProbe, WorkerHeartbeat
 
+log = logging.getLogger(__name__)
 blueprint = Blueprint("ops", __name__)
 WORKER_STALE_AFTER = timedelta(minutes=5)
+# Headers a reverse proxy adds: with no trusted proxy configured, a request carrying any of
+# them came through a proxy we know nothing about, so its loopback address proves nothing.
+FORWARDING_HEADERS = (
+    "HTTP_X_FORWARDED_FOR",
+    "HTTP_FORWARDED",
+    "HTTP_X_REAL_IP",
+    "HTTP_X_FORWARDED_HOST",
+)
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def _write_probe(session: Session, name: str, at: datetime) -> None:
+    """Upsert this process's probe row: every delivery we take is a write, and a read alone
+    cannot tell that writes fail (a full disk, a read-only file or database)."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(
+        insert(HealthProbe)
+        .values(name=name, probed_at=at)
+        .on_conflict_do_update(index_elements=["name"], set_={"probed_at": at})
+    )
 
 
 @blueprint.get("/healthz")
 def healthz() -> Any:
     svc = services()
     try:
+        with svc.factory() as session, session.begin():
+            _write_probe(session, f"{socket.gethostname()}:{os.getpid()}"[:128], svc.clock())
         with svc.factory() as session:
-            session.execute(text("SELECT 1"))
             beat = session.scalars(
                 select(WorkerHeartbeat.beat_at).order_by(WorkerHeartbeat.beat_at.desc()).limit(1)
             ).first()
     except Exception as exc:  # any database failure is "not healthy", never a 500
-        return jsonify(status="unavailable", database=f"error: {type(exc).__name__}"), 503
+        log.warning("health check: database failed: %r", exc)
+        response = jsonify(status="unavailable", database=f"error: {type(exc).__name__}")
+        response.status_code = 503
+        response.headers["Retry-After"] = "30"
+        return response
     worker = "never ran"
     if beat is not None:
         age = svc.clock() - beat
@@ -46,20 +79,36 @@ def manifest() -> Any:
     return jsonify(load_manifest())
 
 
-def _from_this_machine() -> bool:
+def from_this_machine(environ: Mapping[str, Any], trusted_proxies: int) -> bool:
+    """True for a request made on this machine. Behind N trusted proxies REMOTE_ADDR is the
+    client's address already (ProxyFix, app.py); with none, a request bearing a proxy's
+    headers came through some proxy on this host and is treated as remote."""
+    if not trusted_proxies and any(header in environ for header in FORWARDING_HEADERS):
+        return False
     try:
-        return ipaddress.ip_address(request.remote_addr or "").is_loopback
+        return ipaddress.ip_address(environ.get("REMOTE_ADDR") or "").is_loopback
     except ValueError:
         return False
 
 
+def local_only(view: View) -> View:
+    """A page only the machine's own user may see: 404 for anyone else."""
+
+    @functools.wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if not from_this_machine(request.environ, services().settings.trusted_proxies):
+            abort(404)
+        return view(*args, **kwargs)
+
+    return guarded  # type: ignore[return-value]
+
+
 @blueprint.get("/dev/outbox")
+@local_only  # every shop's messages, with working links: only for the local developer
 def dev_outbox() -> Any:
     svc = services()
     if not svc.settings.uses_dev_outbox:
         abort(404)  # real providers are configured: nothing is (or should be) here
-    if not _from_this_machine():
-        abort(404)  # every shop's messages, with working links: only for the local developer
     with svc.factory() as session:
         entries = session.scalars(
             select(DevOutboxEntry).order_by(DevOutboxEntry.id.desc()).limit(200)

@@ -3,8 +3,8 @@ shop's language, with money and dates formatted for that language.
 
 Files live in templates/messages/<scenario>/step<N>.<channel>.<lang>.<ext>. An e-mail template
 defines the blocks `subject`, `html` and `text`; it is wrapped in the shared e-mail layout,
-which carries the unsubscribe footer. An SMS template is plain text; the opt-out line is
-appended here so no edit can remove it."""
+which carries the unsubscribe footer. An SMS template is plain text; a marketing SMS gets the
+opt-out line appended here, so no edit can remove it."""
 
 from __future__ import annotations
 
@@ -76,6 +76,7 @@ class Renderer:
         timezone: str,
         context: dict[str, Any],
         unsubscribe_url: str,
+        marketing: bool = True,
     ) -> Rendered:
         template = self.env.get_template(self.template_name(scenario, step, channel, language))
         ctx = dict(
@@ -86,6 +87,8 @@ class Renderer:
         )
         if channel == "sms":
             body = " ".join(template.render(ctx).split())
+            if not marketing:
+                return Rendered(subject="", text=body)
             opt_out = SMS_OPT_OUT.get(language, SMS_OPT_OUT["en"]).format(url=unsubscribe_url)
             return Rendered(subject="", text=f"{body} {opt_out}")
         block_ctx = template.new_context(ctx)

@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from limits import parse as parse_limit
 
 from shoper_retention.db import is_in_memory
 
@@ -48,6 +50,33 @@ class Settings:
     claim_lease_seconds: int = 300
     dispatch_batch_size: int = 100
     shoper_api_timeout: float = 10.0
+    # Rate limits (limits' notation, "<count>/<period>"; rate_limits.py applies them). Each
+    # default is far above what real use of the endpoint produces and far below a flood:
+    # - a shopper's widget posts a snapshot per cart change, a few a minute; 60 also leaves
+    #   room for many shoppers behind one NAT (an office, a mobile carrier).
+    limit_storefront_per_ip: str = "60/minute"
+    # - 50 snapshots a second for one shop is well beyond a large shop's busiest hour, and
+    #   bounds what a flood spread over many addresses can store for it.
+    limit_storefront_per_shop: str = "3000/minute"
+    # - snapshots naming an address the shop has no contact for: every new address is someone
+    #   we may message (an SMS costs money), so a flood must not plant thousands of them; a
+    #   real shop meets far fewer new shoppers an hour.
+    limit_new_contacts_per_shop: str = "300/hour"
+    # - /c/ and /u/ links: a person follows a few; a mail provider's link scanner behind one
+    #   address follows many at once, and must not lose a shopper's unsubscribe.
+    limit_shopper_links_per_ip: str = "120/minute"
+    # - refused requests to the signed endpoints (webhooks 401/404, App Store callbacks,
+    #   delivery reports with an unknown token): a misconfigured platform fails a few times,
+    #   guessing shop refs or signatures takes many.
+    limit_rejected_per_ip: str = "60/minute"
+    # Where the counters live: memory:// is per process (each gunicorn worker counts alone);
+    # redis://host:6379 shares them between processes and machines (needs the redis package).
+    rate_limit_storage_url: str = "memory://"
+    # How many reverse proxies stand in front of the app and append X-Forwarded-For: the client
+    # address (rate limits, the loopback-only pages) is taken that many hops back.
+    trusted_proxies: int = 0
+    # Days a processed inbox row keeps its raw body and headers (the worker then drops them).
+    inbox_retention_days: int = 7
 
     @property
     def shoper_enabled(self) -> bool:
@@ -88,6 +117,17 @@ class Settings:
             smsapi_token=get("SMSAPI_TOKEN"),
             smtp_url=get("SMTP_URL"),
             mail_from=get("MAIL_FROM"),
+            limit_storefront_per_ip=get("LIMIT_STOREFRONT_PER_IP") or cls.limit_storefront_per_ip,
+            limit_storefront_per_shop=get("LIMIT_STOREFRONT_PER_SHOP")
+            or cls.limit_storefront_per_shop,
+            limit_new_contacts_per_shop=get("LIMIT_NEW_CONTACTS_PER_SHOP")
+            or cls.limit_new_contacts_per_shop,
+            limit_shopper_links_per_ip=get("LIMIT_SHOPPER_LINKS_PER_IP")
+            or cls.limit_shopper_links_per_ip,
+            limit_rejected_per_ip=get("LIMIT_REJECTED_PER_IP") or cls.limit_rejected_per_ip,
+            rate_limit_storage_url=get("RATE_LIMIT_STORAGE_URL") or cls.rate_limit_storage_url,
+            trusted_proxies=_int(get, "TRUSTED_PROXIES", cls.trusted_proxies),
+            inbox_retention_days=_int(get, "INBOX_RETENTION_DAYS", cls.inbox_retention_days),
         )
         settings.validate()
         return settings
@@ -108,6 +148,48 @@ class Settings:
                 f"{PREFIX}DATABASE_URL: an in-memory SQLite database is not shared by the web"
                 " threads and the worker, and is gone at restart; give a file path"
             )
+        for name in LIMIT_FIELDS:
+            value = getattr(self, name)
+            try:
+                usable = parse_limit(value).amount > 0
+            except ValueError:
+                usable = False
+            if not usable:
+                raise SettingsError(
+                    f"{PREFIX}{name.upper()} must read like 60/minute (got {value!r})"
+                )
+        scheme = urlsplit(self.rate_limit_storage_url).scheme
+        if scheme not in RATE_LIMIT_STORAGES:
+            raise SettingsError(
+                f"{PREFIX}RATE_LIMIT_STORAGE_URL must be memory:// or a redis:// URL"
+                f" (got {scheme + '://' if scheme else self.rate_limit_storage_url!r})"
+            )
+        if not 0 <= self.trusted_proxies <= 10:
+            raise SettingsError(f"{PREFIX}TRUSTED_PROXIES must be a number from 0 to 10")
+        if self.inbox_retention_days < 1:
+            raise SettingsError(f"{PREFIX}INBOX_RETENTION_DAYS must be at least 1")
+
+
+LIMIT_FIELDS = (
+    "limit_storefront_per_ip",
+    "limit_storefront_per_shop",
+    "limit_new_contacts_per_shop",
+    "limit_shopper_links_per_ip",
+    "limit_rejected_per_ip",
+)
+# Storages with the moving window rate_limits.py uses (memcached has none).
+RATE_LIMIT_STORAGES = frozenset(
+    {"memory", "redis", "rediss", "redis+unix", "redis+cluster", "redis+sentinel"}
+)
+
+
+def _int(get: Callable[[str], str], name: str, default: int) -> int:
+    value = get(name)
+    if not value:
+        return default
+    if not (value.isascii() and value.isdigit()):
+        raise SettingsError(f"{PREFIX}{name} must be a whole number (got {value!r})")
+    return int(value)
 
 
 def _instance_secret(instance: Path) -> str:

@@ -10,16 +10,17 @@ from collections.abc import Mapping
 from datetime import datetime, time
 from typing import Any
 
+import phonenumbers
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from shoper_retention import shop_config
 from shoper_retention.credentials import CredentialBox
+from shoper_retention.emails import canonical_email
 from shoper_retention.errors import BadInput
 from shoper_retention.models import ChannelPause, Shop
 
 SENDER_RE = re.compile(r"[A-Za-z0-9 .\-]{1,11}")  # SMSAPI: at most 11 of a-zA-Z0-9 -.
-EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 STEP_LIMIT_HOURS = 24 * 30
 COUPON_MODES = ("unique", "static", "none")
 # What the merchant sees next to each field, so an error names the field the way the page does.
@@ -40,6 +41,8 @@ FIELD_LABELS = {
     "sms_until": "SMS allowed until",
     "email_from": "E-mail allowed from",
     "email_until": "E-mail allowed until",
+    "sms_countries": "Countries SMS may go to",
+    "email_opt_in": "E-mail consent",
 }
 
 
@@ -72,8 +75,15 @@ def apply(
     if sender and not SENDER_RE.fullmatch(sender):
         raise BadInput("at most 11 letters, digits, spaces, dots or dashes", field="sms_sender")
     mail_from = form.get("mail_from", "").strip()
-    if mail_from and not EMAIL_RE.fullmatch(mail_from):
-        raise BadInput("must be an e-mail address", field="mail_from")
+    if mail_from:
+        try:
+            mail_from = canonical_email(mail_from)
+        except ValueError as exc:
+            raise BadInput(f"must be one plain e-mail address: {exc}", field="mail_from") from None
+    sms_countries = _countries(form, "sms_countries")
+    email_opt_in = form.get("email_opt_in", "confirmed")
+    if email_opt_in not in shop_config.EMAIL_OPT_IN:
+        raise BadInput("unknown choice", field="email_opt_in")
     quiet: dict[str, list[str]] = {}
     for channel in ("sms", "email"):
         start = _clock_time(form, f"{channel}_from")
@@ -98,7 +108,12 @@ def apply(
                 },
             }
         },
-        "sms": {"sender": sender, "transliterate": form.get("sms_transliterate") == "on"},
+        "sms": {
+            "sender": sender,
+            "transliterate": form.get("sms_transliterate") == "on",
+            "countries": sms_countries,
+        },
+        "consent": {"email_opt_in": email_opt_in},
         "email": {"from": mail_from},
         "quiet_hours": quiet,
     }
@@ -110,6 +125,18 @@ def apply(
         shop.smsapi_token_enc = None
     # The merchant changed the configuration: let the paused channels try again.
     session.execute(delete(ChannelPause).where(ChannelPause.shop_id == shop.id))
+
+
+def _countries(form: Mapping[str, str], name: str) -> list[str]:
+    """ISO 3166 codes phonenumbers knows, e.g. "PL, de"; empty means the shop's own country."""
+    codes = [c.strip().upper() for c in form.get(name, "").replace(";", ",").split(",")]
+    codes = [c for c in codes if c]
+    unknown = [c for c in codes if c not in phonenumbers.SUPPORTED_REGIONS]
+    if unknown:
+        raise BadInput(f"unknown country code {unknown[0][:8]!r}", field=name)
+    if len(codes) > 30:
+        raise BadInput("at most 30 countries", field=name)
+    return sorted(set(codes))
 
 
 def _hours(form: Mapping[str, str], name: str) -> float:

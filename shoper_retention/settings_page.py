@@ -49,12 +49,10 @@ def _shop_from_iframe(session: Session) -> Shop:
     if not signature.verify_iframe(request.args, services().settings.shoper_appstore_secret):
         raise Forbidden("bad or missing hash")
     # The signed URL lands in browser history and access logs: honour it only while fresh.
-    # (Shoper's timestamp format is unverified; one we cannot read is let through.)
-    signed_at = shoper_time(request.args.get("timestamp", ""))
-    if signed_at is not None:
-        age = services().clock() - signed_at
-        if not -IFRAME_CLOCK_SKEW <= age <= IFRAME_MAX_AGE:
-            raise Forbidden("this link has expired: open the app again from the shop admin")
+    # A timestamp we cannot read is Forbidden (shoper_time), never a link that never expires.
+    age = services().clock() - shoper_time(request.args.get("timestamp", ""))
+    if not -IFRAME_CLOCK_SKEW <= age <= IFRAME_MAX_AGE:
+        raise Forbidden("this link has expired: open the app again from the shop admin")
     return _active(
         session.scalars(
             select(Shop).where(

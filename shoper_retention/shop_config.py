@@ -32,7 +32,11 @@ DEFAULTS: dict[str, Any] = {
             },
         }
     },
-    "sms": {"sender": "", "transliterate": True},
+    # The countries SMS may go to (ISO 3166 codes); empty means the shop's own country.
+    "sms": {"sender": "", "transliterate": True, "countries": []},
+    # confirmed: a storefront tick is followed by one confirmation e-mail, and marketing waits
+    # for the owner's click; single: the tick alone allows that cart's reminders (consent.py).
+    "consent": {"email_opt_in": "confirmed"},
     "email": {"from": "", "reply_to": ""},
     "quiet_hours": {"sms": ["09:00", "20:00"], "email": ["08:00", "21:00"]},
     "frequency_cap": {"sms": 1, "email": 2},  # per contact per 24 h, across scenarios
@@ -122,6 +126,19 @@ def sms_sender(shop: Shop) -> str:
 
 def sms_transliterate(shop: Shop) -> bool:
     return bool(merged(shop.settings)["sms"]["transliterate"])
+
+
+def sms_countries(shop: Shop) -> frozenset[str]:
+    countries = merged(shop.settings)["sms"]["countries"] or [shop.country or "PL"]
+    return frozenset(str(c).upper() for c in countries)
+
+
+EMAIL_OPT_IN = ("confirmed", "single")
+
+
+def email_opt_in(shop: Shop) -> str:
+    value = str(merged(shop.settings)["consent"]["email_opt_in"])
+    return value if value in EMAIL_OPT_IN else "confirmed"
 
 
 def mail_from(shop: Shop, default: str) -> str:

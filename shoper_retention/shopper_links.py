@@ -1,5 +1,6 @@
-"""Links shoppers follow from messages: `/c/<token>` (tracked redirect) and `/u/<token>`
-(unsubscribe page, and the RFC 8058 one-click POST mailbox providers send)."""
+"""Links shoppers follow from messages: `/c/<token>` (tracked redirect), `/u/<token>`
+(unsubscribe page, and the RFC 8058 one-click POST mailbox providers send) and `/k/<token>`
+(the answer to a consent confirmation request)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,21 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request
 from sqlalchemy import update
 
-from shoper_retention import scenarios
+from shoper_retention import consent, scenarios
 from shoper_retention.app import services
 from shoper_retention.links import InvalidLink
 from shoper_retention.models import LinkClick, Message, Shop
+from shoper_retention.rate_limits import SHOPPER_LINKS_PER_IP, request_client
 from shoper_retention.unsubscribe import unsubscribe
 
 blueprint = Blueprint("shopper", __name__)
+
+
+@blueprint.before_request
+def _limit() -> None:
+    """Every shopper link (each route of this blueprint) counts against one per-address
+    limit: a valid token replayed in a loop would otherwise write a row per request."""
+    services().limits.hit(SHOPPER_LINKS_PER_IP, request_client())
 
 
 def _page(template: str, status: int = 200, **context: Any) -> Any:
@@ -70,3 +79,33 @@ def unsubscribe_page(token: str) -> Any:
         # No cookie or login is needed: the signed token is the proof.
         unsubscribe(session, message, svc.clock(), "unsubscribe link")
     return _page("unsubscribe.html", token=token, done=True, **context)
+
+
+@blueprint.route("/k/<token>", methods=["GET", "POST"])
+def confirm_consent(token: str) -> Any:
+    """The link in a confirmation request. GET only shows the question: mail scanners fetch
+    links, and a fetch must not give anyone's consent. POST `answer=yes` confirms; `answer=no`
+    ("it wasn't me") suppresses the address, so it is never asked again."""
+    svc = services()
+    try:
+        message_id = svc.links.read_confirmation(token)
+    except InvalidLink:
+        return _page("error.html", 404, language="en")
+    with svc.factory() as session, session.begin():
+        message = session.get(Message, message_id)
+        shop = session.get(Shop, message.shop_id) if message else None
+        if message is None or shop is None or consent.claim_of(session, message) is None:
+            return _page("error.html", 404, language="en")
+        context: dict[str, Any] = {
+            "language": shop.language,
+            "shop_name": shop.name,
+            "channel": message.channel,
+        }
+        if not shop.active:
+            return _page("error.html", 404, **context)
+        answer = request.form.get("answer", "") if request.method == "POST" else ""
+        if answer == "yes":
+            consent.confirm(session, message, svc.clock())
+        elif answer == "no":
+            unsubscribe(session, message, svc.clock(), "declined confirmation")
+        return _page("confirm.html", token=token, answer=answer, **context)

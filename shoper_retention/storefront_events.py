@@ -1,31 +1,38 @@
 """The storefront's JSON contract (cart snapshots, contact and consent), validated field by field.
 
 The endpoint validates before storing, so a bad snapshot gets a 400 naming the field at fault;
-the worker parses the same bytes again into a `CartChanged`. The contract is in the README."""
+the worker parses the same bytes again into a `CartChanged`. The contract is in the README.
+Anyone can post here (product.md, "The storefront is not trusted"): no string may carry a
+control character or a lone surrogate, an e-mail address must be one plain address, and a
+first name that does not look like a name is dropped rather than greeted."""
 
 from __future__ import annotations
 
-import json
+import re
+import unicodedata
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
+from shoper_retention.emails import canonical_email
 from shoper_retention.errors import BadInput
 from shoper_retention.events import CartChanged, CartItem, ConsentChange, ContactInfo
 from shoper_retention.phones import to_e164
+from shoper_retention.untrusted_json import parse_object
 
 MAX_ITEMS = 100
 CHANNELS = ("email", "sms")
+# The contract's deepest value is items[i].field (3 levels); the rest leaves room for
+# additions to the contract without letting a body recurse.
+MAX_DEPTH = 6
+MAX_NAME_LENGTH = 40
+# Inside a word: Anna-Maria, O'Neil, O’Neil (the apostrophe phone keyboards type).
+NAME_JOINERS = re.compile("[-'’]")
 
 
 def parse_snapshot(body: bytes, received_at: datetime, region: str = "PL") -> CartChanged:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadInput("body is not valid JSON") from exc
-    if not isinstance(data, dict):
-        raise BadInput("body must be a JSON object")
+    data = parse_object(body, max_depth=MAX_DEPTH)
     kind = data.get("type", "cart")
     if kind != "cart":
         raise BadInput("unsupported event type", field="type")
@@ -50,7 +57,7 @@ def parse_snapshot(body: bytes, received_at: datetime, region: str = "PL") -> Ca
     phone = to_e164(phone_raw, region) if phone_raw else None
     if phone_raw and phone is None:
         raise BadInput("not a valid phone number", field="contact.phone")
-    first_name = _string(contact_raw, "first_name", max_len=100, path="contact.first_name")
+    first_name = _first_name(contact_raw.get("first_name"))
     consent_raw = data.get("consent") or {}
     if not isinstance(consent_raw, dict):
         raise BadInput("must be an object", field="consent")
@@ -130,13 +137,35 @@ def _string(
 def _email(value: Any) -> str | None:
     if value in (None, ""):
         return None
-    if not isinstance(value, str) or len(value) > 254:
+    if not isinstance(value, str):
         raise BadInput("must be an e-mail address", field="contact.email")
-    value = value.strip().lower()
-    local, at, domain = value.partition("@")
-    if not at or not local or "." not in domain or " " in value or domain.startswith("."):
-        raise BadInput("must be an e-mail address", field="contact.email")
-    return value
+    try:
+        return canonical_email(value)
+    except ValueError as exc:
+        raise BadInput(f"must be one plain e-mail address: {exc}", field="contact.email") from None
+
+
+def _first_name(value: Any) -> str:
+    """The name as typed if it looks like one (letters of any script; one to three words
+    split by single spaces; a hyphen or an apostrophe inside a word), else "": the greeting
+    turns neutral, and the snapshot is kept. A name is shown in messages, so a link, a price
+    or a sentence must never get through as one."""
+    if not isinstance(value, str):
+        return ""
+    name = unicodedata.normalize("NFC", value.strip())
+    if len(name) > MAX_NAME_LENGTH:
+        return ""
+    words = name.split(" ")
+    if not 1 <= len(words) <= 3:
+        return ""
+    for word in words:
+        for part in NAME_JOINERS.split(word):
+            # A letter first, then letters or combining marks (a decomposed accent).
+            if not part or not unicodedata.category(part[0]).startswith("L"):
+                return ""
+            if not all(unicodedata.category(ch)[0] in "LM" for ch in part):
+                return ""
+    return name
 
 
 def _url(value: Any, field: str) -> str:

@@ -6,21 +6,29 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from shoper_retention import contacts, outbox
-from shoper_retention.events import ConsentChange
+from shoper_retention import consent, contacts, outbox
 from shoper_retention.models import Contact, Message
 
 
 def unsubscribe(session: Session, message: Message, now: datetime, source: str) -> bool:
-    """Suppress the address the message went to; False if it already was suppressed."""
+    """Suppress the address the message went to; False if it already was suppressed.
+
+    The link was only in that message, so this is the owner's own word (assurance `owner`)."""
     contact = session.get(Contact, message.contact_id)
     address = message.to_address  # set when the message was prepared, i.e. before any link
     if not address:
         return False
     added = contacts.suppress(session, message.shop_id, message.channel, address, source, now)
     if contact is not None:
-        contacts.record_consent(
-            session, contact, ConsentChange(message.channel, False, source), address, now
+        consent.record(
+            session,
+            contact,
+            message.channel,
+            address,
+            False,
+            now,
+            source=source,
+            assurance=consent.OWNER,
         )
         outbox.cancel_pending(
             session,

@@ -1,6 +1,7 @@
 """The background jobs: ingest the inbox, run the clock-driven scans, keep platform tokens
-fresh, dispatch due messages. `tick(now)` is one pass of all of them (the CLI's `tick --now`
-and the tests move the clock); `run` repeats it on APScheduler's interval."""
+fresh, read cart products from the shops' catalogues, dispatch due messages. `tick(now)` is
+one pass of all of them (the CLI's `tick --now` and the tests move the clock); `run` repeats
+it on APScheduler's interval."""
 
 from __future__ import annotations
 
@@ -17,18 +18,21 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoper_retention import connectors, ingest, scenarios, shop_config
+from shoper_retention import catalogue, connectors, inbox, ingest, scenarios, shop_config
 from shoper_retention.clock import utcnow
 from shoper_retention.connectors.base import Connector
 from shoper_retention.coupons import CreateAtPlatform
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.dispatch import Dispatcher, DispatchReport
 from shoper_retention.models import Shop, WorkerHeartbeat
+from shoper_retention.platforms.shoper.catalogue import ShoperCatalogue
 from shoper_retention.platforms.shoper.install import ShoperInstaller
 from shoper_retention.settings import Settings
 
 log = logging.getLogger(__name__)
 SHOP_PAGE = 200
+PURGE_BATCH = 1000  # inbox rows whose raw body one transaction drops
+PURGE_BATCHES = 20  # per pass: a backlog is worked off over a few passes, never in one long one
 
 
 @dataclass
@@ -38,7 +42,9 @@ class TickReport:
     ingest_retried: int = 0
     planned: int = 0
     shops_maintained: int = 0
+    products: catalogue.RefreshReport = field(default_factory=catalogue.RefreshReport)
     dispatch: DispatchReport = field(default_factory=DispatchReport)
+    inbox_purged: int = 0
     # Jobs (or one shop's scan) that raised: logged with their traceback, and listed here so
     # `tick` shows them; the rest of the pass ran anyway.
     errors: list[str] = field(default_factory=list)
@@ -51,6 +57,7 @@ class TickReport:
             "ingest_retried": self.ingest_retried,
             "planned": self.planned,
             "shops_maintained": self.shops_maintained,
+            "products_read": self.products.found + self.products.missing,
             "sent": d.sent,
             "cancelled": d.cancelled,
             "skipped": d.skipped,
@@ -58,6 +65,7 @@ class TickReport:
             "retried": d.retried,
             "failed": d.failed,
             "paused": d.paused,
+            "inbox_purged": self.inbox_purged,
             "reasons": d.reasons,
             "errors": self.errors,
         }
@@ -87,6 +95,7 @@ class Worker:
         http: requests.Session | None = None,
         connectors_for: Callable[[Shop, str], Connector] | None = None,
         coupons_for: Callable[[Session, datetime], CreateAtPlatform] | None = None,
+        catalogue_reader: catalogue.CatalogueReader | None = None,
         name: str | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -99,6 +108,8 @@ class Worker:
         self.shoper = ShoperInstaller(settings, http)
         self.connectors_for = connectors_for or connector_factory(settings, factory)
         self.coupons_for = coupons_for or self.shoper.coupon_creator
+        # Reads cart products from the shop's platform; only Shoper has a reader so far.
+        self.catalogue_reader = catalogue_reader or ShoperCatalogue(settings, http)
 
     def tick(self, now: datetime) -> TickReport:
         """One pass of every job. A job that raises is logged and reported, and the next job
@@ -118,14 +129,23 @@ class Worker:
         def maintain_job() -> None:
             report.shops_maintained = self.shoper.maintain(self.factory, now)
 
+        def catalogue_job() -> None:
+            # After maintain (tokens fresh) and before dispatch (messages see the products).
+            report.products = catalogue.refresh_due(self.factory, self.catalogue_reader, now)
+
         def dispatch_job() -> None:
             report.dispatch = self.dispatcher(now).dispatch_due(now)
+
+        def purge_job() -> None:
+            report.inbox_purged = self.purge(now)
 
         for job, run in (
             ("ingest", ingest_job),
             ("scan", scan_job),
             ("maintain", maintain_job),
+            ("catalogue", catalogue_job),
             ("dispatch", dispatch_job),
+            ("purge", purge_job),
         ):
             self._isolated(report, job, run)
         self._beat()
@@ -173,6 +193,19 @@ class Worker:
             if len(shop_ids) < SHOP_PAGE:
                 return planned
             last_id = shop_ids[-1]
+
+    def purge(self, now: datetime) -> int:
+        """Drop the raw bodies of inbox rows past the retention period, a batch per
+        transaction (short write locks), at most PURGE_BATCHES batches a pass."""
+        older_than = timedelta(days=self.settings.inbox_retention_days)
+        purged = 0
+        for _ in range(PURGE_BATCHES):
+            with self.factory() as session, session.begin():
+                done = inbox.purge_bodies(session, now, older_than, PURGE_BATCH)
+            purged += done
+            if done < PURGE_BATCH:
+                break
+        return purged
 
     def _scan_shop(self, shop_id: int, now: datetime) -> int:
         planned = 0

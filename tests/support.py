@@ -4,20 +4,34 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoper_retention import shop_config
+from shoper_retention import consent, contacts, shop_config
 from shoper_retention.credentials import CredentialBox
-from shoper_retention.models import DevOutboxEntry, Message, Shop
+from shoper_retention.emails import canonical_email_or_none
+from shoper_retention.events import ContactInfo
+from shoper_retention.models import CatalogueProduct, DevOutboxEntry, Message, Shop
+from shoper_retention.phones import to_e164
 from shoper_retention.platforms.shoper.signature import webhook_sha1
 from shoper_retention.settings import Settings
 
 WEBHOOK_ID = "77"
+
+# What `make_shop` puts in a shop's catalogue unless told otherwise: the product the default
+# cart snapshot names, so messages show it (names, prices and photos come only from here).
+KUBEK = {
+    "name": "Kubek ceramiczny",
+    "price": "49.90",
+    "image_url": "https://sklep.example/img/kubek.jpg",
+    "product_url": "https://sklep.example/kubek",
+}
+DEFAULT_CATALOGUE: dict[str, dict[str, str]] = {"101": KUBEK}
 
 
 class Clock:
@@ -59,8 +73,11 @@ def make_shop(
     cart_recovery: bool = True,
     overrides: dict[str, Any] | None = None,
     licence: str | None = None,
+    products: dict[str, dict[str, str]] | None = None,
     **fields: Any,
 ) -> ShopHandle:
+    """A Shoper shop with webhooks in place; its catalogue holds `products` (default: product
+    "101", the default snapshot's Kubek ceramiczny, as found)."""
     secret = secrets.token_hex(16)
     box = CredentialBox(settings.secret_key)
     with factory() as session, session.begin():
@@ -89,7 +106,54 @@ def make_shop(
         if overrides:
             shop_config.update(shop, overrides)
         session.flush()
+        _add_catalogue(session, shop.id, DEFAULT_CATALOGUE if products is None else products, now)
         return ShopHandle(shop, secret)
+
+
+def seed_catalogue(
+    factory: sessionmaker[Session],
+    shop: ShopHandle | int,
+    *,
+    now: datetime,
+    products: dict[str, dict[str, str]],
+    status: str = "found",
+) -> None:
+    """Put products in a shop's catalogue cache as if read from the platform at `now`.
+    Keys are product ids, or "product_id/variant_id" for a variant; values hold name, price,
+    image_url, product_url (any may be left out). status 'missing' or 'pending' works too."""
+    with factory() as session, session.begin():
+        _add_catalogue(
+            session, shop if isinstance(shop, int) else shop.id, products, now, status=status
+        )
+
+
+def _add_catalogue(
+    session: Session,
+    shop_id: int,
+    products: dict[str, dict[str, str]],
+    now: datetime,
+    *,
+    status: str = "found",
+) -> None:
+    for key, data in products.items():
+        product_id, _, variant_id = key.partition("/")
+        price = data.get("price")
+        session.add(
+            CatalogueProduct(
+                shop_id=shop_id,
+                product_id=product_id,
+                variant_id=variant_id,
+                status=status,
+                name=data.get("name", ""),
+                price=Decimal(price) if price is not None else None,
+                image_url=data.get("image_url", ""),
+                product_url=data.get("product_url", ""),
+                fetched_at=now if status != "pending" else None,
+                attempts=0,
+                due_at=now + timedelta(hours=24) if status != "pending" else now,
+            )
+        )
+    session.flush()
 
 
 def cart_snapshot(
@@ -186,7 +250,14 @@ def post_webhook(client: Any, shop: ShopHandle, event: str, payload: dict[str, A
     )
 
 
-def post_cart(client: Any, shop: ShopHandle, snapshot: dict[str, Any], **kw: Any) -> Any:
+def post_cart(
+    client: Any, shop: ShopHandle, snapshot: dict[str, Any], *, confirmed: bool = False, **kw: Any
+) -> Any:
+    """`confirmed`: first record that the snapshot's addresses confirmed what it grants (see
+    `confirm_snapshot_consent`), for tests about what comes after consent."""
+    if confirmed:
+        factory = client.application.extensions["shoper_retention"].factory
+        confirm_snapshot_consent(factory, shop, snapshot, at=datetime.now(UTC))
     return client.post(
         f"/storefront/{shop.public_key}/events",
         data=json.dumps(snapshot),
@@ -209,16 +280,55 @@ def outbox_entries(factory: sessionmaker[Session]) -> list[DevOutboxEntry]:
 
 
 def abandon_cart(
-    client: Any, worker: Any, shop: ShopHandle, clock: Clock, *snapshots: dict[str, Any], **kw: Any
+    client: Any,
+    worker: Any,
+    shop: ShopHandle,
+    clock: Clock,
+    *snapshots: dict[str, Any],
+    confirmed: bool = True,
+    **kw: Any,
 ) -> datetime:
     """Post a cart now (the default one with `kw` applied, or the given snapshots) and tick
-    past the 30-minute idle time, so its steps get planned; returns when the cart was left."""
+    past the 30-minute idle time, so its steps get planned; returns when the cart was left.
+
+    `confirmed`: the shoppers had already confirmed what their snapshots grant (as if they
+    followed a confirmation link earlier), for tests about what comes after consent."""
     start = clock.now
     for snapshot in snapshots or (cart_snapshot(at=start, **kw),):
+        if confirmed:
+            confirm_snapshot_consent(worker.factory, shop, snapshot, at=start)
         assert post_cart(client, shop, snapshot).status_code == 202
     worker.tick(clock.now)
     worker.tick(clock.advance(minutes=31))
     return start
+
+
+def confirm_snapshot_consent(
+    factory: sessionmaker[Session], shop: ShopHandle, snapshot: dict[str, Any], *, at: datetime
+) -> None:
+    """Record, as the confirmation link does, that the owners of a snapshot's addresses
+    confirmed the consent it grants."""
+    contact = snapshot.get("contact") or {}
+    granted = snapshot.get("consent") or {}
+    email = canonical_email_or_none(contact.get("email"))
+    phone = to_e164(contact.get("phone"), "PL") if contact.get("phone") else None
+    with factory() as session, session.begin():
+        row = session.get(Shop, shop.id)
+        assert row is not None
+        info = ContactInfo(email=email, phone=phone)
+        person = contacts.upsert_contact(session, shop.id, info, at, trusted=True)
+        for channel, address in (("email", email), ("sms", phone)):
+            if person is not None and address and granted.get(channel):
+                consent.record(
+                    session,
+                    person,
+                    channel,
+                    address,
+                    True,
+                    at,
+                    source="confirmation link",
+                    assurance=consent.CONFIRMED,
+                )
 
 
 def settings_form_fields(token: str | None = None, **changes: str | None) -> dict[str, str]:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from shoper_retention import shop_config
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.models import Coupon, Shop
-from tests.support import cart_snapshot, make_shop, messages, outbox_entries, post_cart
+from tests.support import abandon_cart, cart_snapshot, make_shop, messages, outbox_entries
 
 PROMOTION_CODES = "https://sklep.example/webapi/rest/promotion-codes"
 CODE = re.compile(r"\bWRC[A-Z2-9]{8}\b")
@@ -48,10 +48,7 @@ def run_to_step_three(
     client: Any, worker: Any, factory: Any, shop: Any, clock: Any
 ) -> tuple[Any, Any]:
     """Abandon a cart and tick through all three steps; returns step 3's e-mail and SMS."""
-    start = clock.now
-    assert post_cart(client, shop, cart_snapshot(at=start)).status_code == 202
-    worker.tick(clock.now)
-    worker.tick(clock.advance(minutes=31))
+    start = abandon_cart(client, worker, shop, clock)
     for hours in (1, 24):
         worker.tick(clock.set(start + timedelta(hours=hours)))
     assert worker.tick(clock.set(start + timedelta(hours=72))).dispatch.sent == 2
@@ -95,13 +92,14 @@ def test_step_three_email_and_sms_share_one_unique_code_created_once_at_shoper(
 def test_each_cart_gets_its_own_code(client, worker, factory, settings, clock, shoper):
     created = shoper.post(PROMOTION_CODES, json=321)
     shop = shop_with_api_access(factory, settings, clock)
-    start = clock.now
-    post_cart(client, shop, cart_snapshot("cart-1", at=start))
-    post_cart(
-        client, shop, cart_snapshot("cart-2", at=start, email="b@example.com", phone="+48600100300")
+    start = abandon_cart(
+        client,
+        worker,
+        shop,
+        clock,
+        cart_snapshot("cart-1", at=clock.now),
+        cart_snapshot("cart-2", at=clock.now, email="b@example.com", phone="+48600100300"),
     )
-    worker.tick(clock.now)
-    worker.tick(clock.advance(minutes=31))
 
     for hours in (1, 24, 72):
         worker.tick(clock.set(start + timedelta(hours=hours)))
@@ -146,7 +144,7 @@ def test_without_a_static_code_a_refusal_leaves_the_coupon_out_of_the_texts(
     email, sms = run_to_step_three(client, worker, factory, shop, clock)
 
     assert refused.call_count == 1
-    assert email.subject == "Ostatnia szansa: Twój koszyk w Sklep Testowy"
+    assert email.subject == "Ostatnia szansa: Twój koszyk w sklepie Sklep Testowy"
     assert "to ostatnie przypomnienie" in email.body_text
     for text in (email.body_text, email.body_html, sms.body_text):
         assert "rabat" not in text and "-10%" not in text and "Kod" not in text
@@ -166,6 +164,6 @@ def test_coupon_mode_none_never_calls_the_platform(
 
     email, sms = run_to_step_three(client, worker, factory, shop, clock)
 
-    assert len(shoper.calls) == 0
-    assert email.subject == "Ostatnia szansa: Twój koszyk w Sklep Testowy"
+    assert [c for c in shoper.calls if "promotion-codes" in c.request.url] == []
+    assert email.subject == "Ostatnia szansa: Twój koszyk w sklepie Sklep Testowy"
     assert CODE.search(email.body_text + sms.body_text) is None

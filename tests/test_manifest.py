@@ -29,6 +29,7 @@ METHODS = {
     "restock": {"POST"},
     "click": {"GET"},
     "unsubscribe": {"GET", "POST"},
+    "confirm": {"GET", "POST"},
     "smsapi": {"GET", "POST"},
 }
 

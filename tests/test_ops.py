@@ -4,9 +4,15 @@ monitoring), /dev/outbox (embedded mode only) and /manifest.json."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import sqlite3
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
+import pytest
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shoper_retention.app import create_app
@@ -71,7 +77,7 @@ def test_dev_outbox_lists_what_was_sent_when_no_provider_is_configured(
 
     shop = make_shop(factory, settings, now=clock.now)
     start = clock.now
-    post_cart(client, shop, cart_snapshot(at=start))
+    post_cart(client, shop, cart_snapshot(at=start), confirmed=True)
     worker.tick(clock.now)
     worker.tick(clock.advance(minutes=31))
     worker.tick(clock.set(start + timedelta(hours=1)))  # step 1: an SMS
@@ -82,7 +88,7 @@ def test_dev_outbox_lists_what_was_sent_when_no_provider_is_configured(
     assert channels == ["email", "sms"]  # newest first
     assert "to +48600100200" in page and "to anna@example.com" in page
     assert "Sklep Testowy: Anna, twoj koszyk czeka: https:" in page
-    assert "Wciąż myślisz o Kubek ceramiczny?" in page
+    assert "Twój koszyk wciąż czeka: Kubek ceramiczny" in page
     assert 'id="empty"' not in page
 
 
@@ -177,3 +183,111 @@ def test_settings_page_does_not_claim_a_dev_outbox_once_a_provider_is_configured
     )
     page = client.get(f"/shoper/app?t={token}").get_data(as_text=True)
     assert 'id="dev-outbox"' not in page
+
+
+# --- /healthz writes ------------------------------------------------------------------------
+
+
+def test_healthz_proves_a_write_by_upserting_this_processs_probe_row(client, factory, clock):
+    from shoper_retention.models import HealthProbe
+
+    assert client.get("/healthz").status_code == 200
+    clock.advance(seconds=30)
+    assert client.get("/healthz").status_code == 200
+    with factory() as session:
+        probes = session.scalars(select(HealthProbe)).all()
+    assert len(probes) == 1
+    assert probes[0].name.endswith(f":{os.getpid()}")
+    assert probes[0].probed_at == clock.now
+
+
+def app_on(settings: Settings, clock: Clock, on_connect: Callable[[Any], None]):  # type: ignore[no-untyped-def]
+    """An app whose database connections are opened through `on_connect` (what the server's
+    database or disk does to them)."""
+    engine = make_engine(settings.database_url)
+    event.listen(engine, "connect", lambda dbapi_conn, _record: on_connect(dbapi_conn))
+    return build_app(settings, make_session_factory(engine), clock), engine
+
+
+def run_sql(dbapi_conn: Any, *statements: str) -> None:
+    cursor = dbapi_conn.cursor()
+    for statement in statements:
+        cursor.execute(statement)
+    cursor.close()
+    dbapi_conn.commit()  # PostgreSQL's SET is transactional: keep it past the pool's rollback
+
+
+def test_healthz_is_503_when_the_database_only_reads(settings: Settings, clock):
+    """A read-only file or a read-only replica: reads work, every delivery would fail."""
+    if settings.database_url.startswith("sqlite"):
+        read_only = "PRAGMA query_only=ON"  # as root, a chmod would not stop the writes
+    else:
+        read_only = "SET default_transaction_read_only = on"
+    app, engine = app_on(settings, clock, lambda conn: run_sql(conn, read_only))
+    try:
+        answer = app.test_client().get("/healthz")
+    finally:
+        engine.dispose()
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "30"
+    assert answer.json["status"] == "unavailable"
+    assert answer.json["database"] in ("error: OperationalError", "error: InternalError")
+
+
+def test_healthz_is_503_when_the_disk_is_full(settings: Settings, clock, database_url):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("a full disk is simulated through SQLite's max_page_count")
+    path = database_url.removeprefix("sqlite:///")
+    # A disk with no room for one more page: the database may not grow, and the probe
+    # table's page is filled with other rows first, so the probe's row needs a new page.
+    with sqlite3.connect(path) as filler:
+        pages = filler.execute("PRAGMA page_count").fetchone()[0]
+        filler.execute(f"PRAGMA max_page_count={pages}")
+        with pytest.raises(sqlite3.OperationalError, match="database or disk is full"):
+            for n in range(100_000):
+                filler.execute(
+                    "INSERT INTO health_probes (name, probed_at) VALUES (?, ?)",
+                    (str(n), "2026-01-01 00:00:00.000000"),
+                )
+                filler.commit()
+
+    def full_disk(conn: Any) -> None:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        run_sql(conn, f"PRAGMA max_page_count={pages}")
+
+    app, engine = app_on(settings, clock, full_disk)
+    try:
+        answer = app.test_client().get("/healthz")
+    finally:
+        engine.dispose()
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "30"
+    assert answer.json == {"status": "unavailable", "database": "error: OperationalError"}
+
+
+# --- loopback-only pages behind a reverse proxy --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["X-Forwarded-For", "Forwarded", "X-Real-IP", "X-Forwarded-Host"],
+)
+def test_dev_outbox_is_closed_to_a_request_through_an_untrusted_proxy(client, header):
+    """A proxy on this machine makes every visitor look local; with no trusted proxy set,
+    a request bearing a proxy's header is not ours to show every shop's messages to."""
+    assert client.get("/dev/outbox").status_code == 200
+    value = "for=198.51.100.7" if header == "Forwarded" else "198.51.100.7"
+    assert client.get("/dev/outbox", headers={header: value}).status_code == 404
+
+
+def test_dev_outbox_behind_a_trusted_proxy_goes_by_the_forwarded_client(
+    settings: Settings, factory, clock
+):
+    client = build_app(settings.with_(trusted_proxies=1), factory, clock).test_client()
+    remote = client.get("/dev/outbox", headers={"X-Forwarded-For": "198.51.100.7"})
+    assert remote.status_code == 404
+    # A visitor's own X-Forwarded-For claim is not believed: the proxy's entry is last.
+    spoofed = client.get("/dev/outbox", headers={"X-Forwarded-For": "127.0.0.1, 198.51.100.7"})
+    assert spoofed.status_code == 404
+    local = client.get("/dev/outbox", headers={"X-Forwarded-For": "127.0.0.1"})
+    assert local.status_code == 200

@@ -156,6 +156,27 @@ def test_the_from_address_must_be_an_email_address(form: Form, address):
 
 
 @pytest.mark.parametrize(
+    "address",
+    [
+        "Sklep <sklep@example.pl>",  # a display name is not an address
+        "sklep@example.pl,kopia@example.org",
+        '"sklep ania"@example.pl',
+        "sklep@[192.0.2.1]",
+        "sklep@localhost",
+        "sklep@sklep.test",
+    ],
+)
+def test_the_from_address_must_be_one_plain_address(form: Form, address):
+    form.rejects("mail_from", mail_from=address)
+
+
+def test_the_from_address_is_stored_in_its_canonical_form(form: Form):
+    form.apply(mail_from=" Sklep@Example.PL ")
+
+    assert shop_config.mail_from(form.shop, "operator@example.com") == "sklep@example.pl"
+
+
+@pytest.mark.parametrize(
     ("changes", "field"),
     [
         ({"sms_from": "20:00", "sms_until": "09:00"}, "sms_until"),

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shoper_retention.models import Cart, Consent, Contact, InboxDelivery
 from shoper_retention.settings import Settings
+from shoper_retention.storefront_events import parse_snapshot
 from tests.support import Clock, ShopHandle, cart_snapshot, make_shop, post_cart
 
 SHOP_ORIGIN = "https://sklep.example"
@@ -62,14 +63,8 @@ def test_a_valid_snapshot_is_accepted_and_becomes_a_cart_with_contact_and_consen
         "PLN",
     )
     assert cart.total == Decimal("99.80")
-    (item,) = cart.items
-    assert (item["product_id"], item["name"], item["price"], item["quantity"]) == (
-        "101",
-        "Kubek ceramiczny",
-        "49.90",
-        2,
-    )
-    assert item["image_url"] == "https://sklep.example/img/kubek.jpg"
+    # Only what names the product: its text comes from the shop's catalogue.
+    assert cart.items == [{"product_id": "101", "variant_id": "", "quantity": 2}]
     with factory() as session:
         contact = session.get(Contact, cart.contact_id)
         assert contact is not None
@@ -79,9 +74,12 @@ def test_a_valid_snapshot_is_accepted_and_becomes_a_cart_with_contact_and_consen
             "Anna",
         )
         consents = session.scalars(select(Consent).where(Consent.contact_id == contact.id)).all()
-        assert {(c.channel, c.granted, c.source, c.text_version) for c in consents} == {
-            ("email", True, "storefront", "v2"),
-            ("sms", True, "storefront", "v2"),
+        assert {
+            (c.channel, c.granted, c.source, c.text_version, c.assurance, c.cart_id)
+            for c in consents
+        } == {
+            ("email", True, "storefront", "v2", "claimed", cart.id),
+            ("sms", True, "storefront", "v2", "claimed", cart.id),
         }
     assert inbox_rows(factory)[0].status == "processed"
 
@@ -393,3 +391,225 @@ def test_snapshots_are_scoped_to_their_shop(
     worker.tick(clock.now)
 
     assert sorted(c.shop_id for c in carts(factory)) == sorted([shop.id, other.id])
+
+
+# --- untrusted input: the storefront cannot be used to spam --------------------------------
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "v<victim@example.com>@example.org",  # SMTP's parseaddr found victim@ in it
+        "v<victim@x.test>@a.test",
+        "v <victim@example.com>",
+        "<script>alert(7)</script>@example.com",
+        "a@example.com,b@example.org",  # two addresses in To:
+        "a@example.com b@example.org",
+        '"anna nowak"@example.com',
+        "anna(comment)@example.com",
+        "anna@[192.0.2.1]",
+        "anna@localhost",
+        "anna@shop.test",
+        "anna@example.com\r\nBcc: victim@example.com",
+        ["anna@example.com"],
+    ],
+)
+def test_an_address_that_is_not_one_plain_address_is_400_naming_it_and_stores_nothing(
+    client: FlaskClient, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock, email: Any
+) -> None:
+    answer = post_cart(client, shop, cart_snapshot(at=clock.now, email=email))
+
+    assert answer.status_code == 400
+    assert answer.get_json()["error"] == "invalid"
+    assert answer.get_json()["field"] == "contact.email"
+    assert inbox_rows(factory) == []
+
+
+def test_an_address_is_kept_in_its_one_canonical_form(clock: Clock) -> None:
+    body = json.dumps(cart_snapshot(at=clock.now, email="  ANNA.Nowak@Example.COM ")).encode()
+
+    assert parse_snapshot(body, clock.now).contact.email == "anna.nowak@example.com"
+
+
+# Objects nest in more bytes: 12,000 of them fit the 64 KiB limit (and any depth over
+# Python's recursion limit of 1,000 was a 500).
+@pytest.mark.parametrize(("opener", "depth"), [(b"[", 30_000), (b'{"":', 12_000)])
+def test_a_body_nested_30000_deep_is_400_not_500_and_stores_nothing(
+    client: FlaskClient,
+    factory: sessionmaker[Session],
+    shop: ShopHandle,
+    opener: bytes,
+    depth: int,
+) -> None:
+    body = b'{"cart_id": "d", "items": ' + opener * depth
+
+    answer = client.post(
+        f"/storefront/{shop.public_key}/events", data=body, content_type="application/json"
+    )
+
+    assert answer.status_code == 400
+    assert answer.get_json()["error"] == "invalid"
+    assert inbox_rows(factory) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [("contact.first_name", "contact.first_name"), ("items.0.name", "items[0].name")],
+)
+def test_a_lone_surrogate_escape_is_400_naming_the_field_and_stores_nothing(
+    client: FlaskClient,
+    factory: sessionmaker[Session],
+    shop: ShopHandle,
+    clock: Clock,
+    path: str,
+    field: str,
+) -> None:
+    snapshot = _set(cart_snapshot(at=clock.now), path, "Anna\ud800")
+    body = json.dumps(snapshot)  # ensure_ascii: the surrogate goes as the escape \ud800
+    assert "\\ud800" in body
+
+    answer = client.post(
+        f"/storefront/{shop.public_key}/events", data=body, content_type="application/json"
+    )
+
+    assert answer.status_code == 400
+    assert answer.get_json()["field"] == field
+    assert inbox_rows(factory) == []
+
+
+def test_a_surrogate_sent_as_raw_bytes_is_400_and_stores_nothing(
+    client: FlaskClient, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    snapshot = cart_snapshot(at=clock.now, first_name="Anna\ud800")
+    body = json.dumps(snapshot, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    assert b"\xed\xa0\x80" in body  # what json.loads(bytes) would have let through
+
+    answer = client.post(
+        f"/storefront/{shop.public_key}/events", data=body, content_type="application/json"
+    )
+
+    assert answer.status_code == 400
+    assert answer.get_json()["error"] == "invalid"
+    assert inbox_rows(factory) == []
+
+
+@pytest.mark.parametrize("char", ["\u0007", "\x00", "\n", "\t", "\x1b", "\x7f", "\u0085"])
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("contact.first_name", "contact.first_name"),
+        ("items.0.name", "items[0].name"),
+        ("items.0.product_id", "items[0].product_id"),
+        ("cart_id", "cart_id"),
+    ],
+)
+def test_a_control_character_in_any_text_is_400_naming_the_field_and_stores_nothing(
+    client: FlaskClient,
+    factory: sessionmaker[Session],
+    shop: ShopHandle,
+    clock: Clock,
+    char: str,
+    path: str,
+    field: str,
+) -> None:
+    snapshot = _set(cart_snapshot(at=clock.now), path, f"ab{char}cd")
+
+    answer = post_cart(client, shop, snapshot)
+
+    assert answer.status_code == 400
+    assert answer.get_json()["field"] == field
+    assert inbox_rows(factory) == []
+
+
+def test_bidirectional_marks_are_left_alone(
+    client: FlaskClient, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    snapshot = _set(cart_snapshot(at=clock.now), "items.0.name", "Kubek \u202eteks")
+
+    assert post_cart(client, shop, snapshot).status_code == 202
+    assert len(inbox_rows(factory)) == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        ("items.0.name", "x" * 256, "items[0].name"),
+        ("items.0.variant_id", "v" * 65, "items[0].variant_id"),
+        ("items.0.product_id", "p" * 65, "items[0].product_id"),
+        ("items.0.product_url", "https://sklep.example/" + "k" * 2048, "items[0].product_url"),
+    ],
+)
+def test_over_long_item_text_is_400_naming_the_field(
+    client: FlaskClient,
+    factory: sessionmaker[Session],
+    shop: ShopHandle,
+    clock: Clock,
+    path: str,
+    value: str,
+    field: str,
+) -> None:
+    answer = post_cart(client, shop, _set(cart_snapshot(at=clock.now), path, value))
+
+    assert answer.status_code == 400
+    assert answer.get_json()["field"] == field
+    assert inbox_rows(factory) == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("Anna", "Anna"),
+        ("  Łucja  ", "Łucja"),
+        ("Zażółć Gęślą", "Zażółć Gęślą"),
+        ("Anna-Maria", "Anna-Maria"),
+        ("O'Neil", "O'Neil"),
+        ("O\u2019Neil", "O\u2019Neil"),
+        ("Jean Claude Van", "Jean Claude Van"),
+        ("Zoe\u0308", "Zoë"),  # a decomposed accent, stored composed
+        ("Αλέξανδρος", "Αλέξανδρος"),
+        ("Владимир", "Владимир"),
+        ("李小龙", "李小龙"),
+        ("WIN 1000 PLN at evil.example/x", ""),
+        ("evil.example", ""),
+        ("https://evil.example", ""),
+        ("Anna2", ""),
+        ("Anna.", ""),
+        ("Anna!", ""),
+        ("Anna, call", ""),
+        ("Anna  Maria", ""),  # two spaces
+        ("Jean Claude Van Damme", ""),  # four words
+        ("-Anna", ""),
+        ("Anna-", ""),
+        ("O''Neil", ""),
+        ("A" * 41, ""),
+        ("_", ""),
+        ("\u0308Anna", ""),  # a mark with no letter under it
+        ("½", ""),
+        ("", ""),
+        (12, ""),
+        (["Anna"], ""),
+        (None, ""),
+    ],
+)
+def test_a_first_name_is_kept_only_if_it_looks_like_a_name(
+    clock: Clock, typed: Any, kept: str
+) -> None:
+    body = json.dumps(cart_snapshot(at=clock.now, first_name=typed)).encode()
+
+    assert parse_snapshot(body, clock.now).contact.first_name == kept
+
+
+def test_a_spam_line_as_a_first_name_is_dropped_but_the_cart_is_kept(
+    client: FlaskClient, worker: Any, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    snapshot = cart_snapshot(at=clock.now, first_name="WIN 1000 PLN at evil.example/x")
+
+    assert post_cart(client, shop, snapshot).status_code == 202
+    worker.tick(clock.now)
+
+    (cart,) = carts(factory)
+    with factory() as session:
+        contact = session.get(Contact, cart.contact_id)
+        assert contact is not None
+        assert contact.email == "anna@example.com"
+        assert not contact.first_name

@@ -3,6 +3,10 @@
 One connection serves a whole dispatch batch (`with connector: ...`); every provider problem
 comes back as an outcome value, never as an exception, so the dispatcher decides in one place.
 Not thread-safe: use one connector per worker thread.
+
+The recipient goes out exactly as given, and only in its canonical form (emails.py): the
+envelope and `To:` are the same single address, never the result of parsing a display name
+or a list, so no stored string can widen a mail to a second mailbox.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from shoper_retention.connectors.base import (
     Sent,
 )
 from shoper_retention.email_html import inline_css
+from shoper_retention.emails import canonical_email_or_none
+from shoper_retention.emails import masked as mask_address
 
 log = logging.getLogger(__name__)
 
@@ -146,14 +152,17 @@ class SmtpConnector:
 
     def send(self, message: OutgoingMessage) -> Outcome:
         """Send one message; outside a `with` block the connection lasts for this one only."""
+        if canonical_email_or_none(message.to) != message.to:
+            return Failed("recipient is not one canonical e-mail address", permanent=True)
         try:
             mail = self.build(message)
         except (ValueError, TypeError) as exc:
-            # A header with a newline, an unparsable address: resending will not fix it.
+            # A header with a newline, an unsendable sender: resending will not fix it.
             return Failed(f"message cannot be built: {exc}", permanent=True)
         provider_id = str(mail["Message-ID"])
+        # The sender is the merchant's or the operator's setting, which may carry a name.
         envelope_from = parseaddr(str(mail["From"]))[1]
-        recipient = parseaddr(message.to)[1] or message.to
+        recipient = message.to
 
         if self._depth == 0:
             try:
@@ -167,7 +176,7 @@ class SmtpConnector:
         sender = message.sender or self.default_from
         mail = EmailMessage(policy=SMTP_POLICY)
         mail["From"] = sender
-        mail["To"] = message.to
+        mail["To"] = message.to  # canonical: one bare address (send checks it)
         mail["Subject"] = message.subject
         # EmailMessage adds neither Date nor Message-ID by itself.
         mail["Date"] = format_datetime(message.date or self._clock())
@@ -326,14 +335,6 @@ def message_id_for(idempotency_key: str, sender: str) -> str:
     except UnicodeError:
         domain = re.sub(r"[^a-z0-9.\-]", "-", domain.encode("ascii", "replace").decode())
     return f"<{local or 'message'}@{domain}>"
-
-
-def mask_address(address: str) -> str:
-    """`j***@example.com`: enough to tell mails apart in logs without storing the address."""
-    local, at, domain = address.rpartition("@")
-    if not at:
-        return "***"
-    return f"{local[:1]}***@{domain}"
 
 
 def _permanent(code: int) -> bool:

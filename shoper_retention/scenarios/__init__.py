@@ -7,5 +7,6 @@ from __future__ import annotations
 
 from shoper_retention.scenarios.base import Scenario
 from shoper_retention.scenarios.cart_recovery import CartRecovery
+from shoper_retention.scenarios.consent_confirmation import ConsentConfirmation
 
-REGISTRY: dict[str, Scenario] = {s.name: s for s in (CartRecovery(),)}
+REGISTRY: dict[str, Scenario] = {s.name: s for s in (CartRecovery(), ConsentConfirmation())}

@@ -30,11 +30,16 @@ class SendServices(Protocol):
     ) -> CouponInfo | None:
         """One coupon per `plan_key` (a scenario run), created on first use."""
 
+    def confirmation_url(self, message_id: int) -> str:
+        """The signed link that confirms the consent a confirmation request asks about."""
+
 
 class Scenario(Protocol):
     name: str
     title: str  # shown to merchants
     marketing: bool
+    # False for what the add-on itself must send (a consent confirmation): no merchant switch.
+    switchable: bool
 
     def on_event(self, session: Session, shop: Shop, event: DomainEvent, now: datetime) -> None:
         """Plan or cancel messages in reaction to a domain event (same transaction)."""

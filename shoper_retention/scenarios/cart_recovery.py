@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
-from shoper_retention import contacts, outbox, shop_config
+from shoper_retention import catalogue, consent, contacts, outbox, shop_config
 from shoper_retention.events import CartChanged, DomainEvent, OrderPlaced
 from shoper_retention.models import Cart, Contact, Message, Order, Shop
 from shoper_retention.models.outbox import PENDING_STATUSES
@@ -27,12 +27,17 @@ CLOCK_SKEW = timedelta(minutes=10)  # how far ahead of ours a shopper's clock ma
 # An order dated up to this long before the cart started still ends it: the shop's clock is
 # not ours, and a local time in the repeated hour of a DST change is an hour ambiguous.
 ORDER_SLACK = timedelta(hours=1)
+# A message whose products are not read from the shop's catalogue yet waits at most this long
+# past its step's time, re-checked every CATALOGUE_RECHECK; then it goes with what is known.
+CATALOGUE_WAIT = timedelta(hours=2)
+CATALOGUE_RECHECK = timedelta(minutes=5)
 
 
 class CartRecovery:
     name = NAME
     title = "Cart recovery"
     marketing = True
+    switchable = True
 
     # --- reacting to events -------------------------------------------------------------
     def on_event(self, session: Session, shop: Shop, event: DomainEvent, now: datetime) -> None:
@@ -98,7 +103,7 @@ class CartRecovery:
             later = steps[index + 1] if index + 1 < len(steps) else None
             if later is not None and cart.last_activity_at + later.delay <= now:
                 continue  # the worker was down so long that a later step is due: skip this one
-            for channel in _channels(session, contact, cart, step.channel):
+            for channel in _channels(session, shop, cart, step.channel):
                 plan = outbox.Plan(
                     shop_id=shop.id,
                     contact_id=contact.id,
@@ -134,7 +139,28 @@ class CartRecovery:
             # After an outage several steps are due at once: send only the latest, not three
             # reminders in one minute (and keep the SMS frequency cap for the coupon SMS).
             return "superseded by a later step"
+        # Names, prices and photos come only from the shop's catalogue (see catalogue.py).
+        catalogue.note_products(session, shop.id, catalogue.product_refs(cart.items), now)
+        lines, unresolved = catalogue.cart_lines(session, shop, cart)
+        if not lines and (not unresolved or now >= _catalogue_deadline(shop, cart, message)):
+            if unresolved:
+                return "the shop's catalogue could not be read for this cart"
+            return "no product of this cart is in the shop's catalogue"
         return None
+
+    def wait_until(
+        self, session: Session, shop: Shop, message: Message, now: datetime
+    ) -> tuple[datetime, str] | None:
+        """Asked after `exit_reason`: hold the message (until when, and why) while some of its
+        products were never read from the shop's catalogue, up to CATALOGUE_WAIT."""
+        cart = session.get(Cart, message.subject_id)
+        if cart is None:
+            return None
+        _, unresolved = catalogue.cart_lines(session, shop, cart)
+        deadline = _catalogue_deadline(shop, cart, message)
+        if not unresolved or now >= deadline:
+            return None
+        return min(now + CATALOGUE_RECHECK, deadline), "waiting for the shop's catalogue"
 
     def context(
         self, session: Session, shop: Shop, message: Message, now: datetime, services: SendServices
@@ -145,22 +171,14 @@ class CartRecovery:
         config = shop_config.cart_recovery(shop)
         if message.step == len(config.steps) and config.coupon.mode != "none":
             coupon = services.coupon(shop, f"{NAME}:cart:{cart.id}:{cart.run}", config.coupon, now)
-        items = [
-            {
-                "name": item.get("name", ""),
-                "quantity": int(item.get("quantity", 1)),
-                "price": Decimal(str(item.get("price", "0"))),
-                "image_url": item.get("image_url", ""),
-                "product_url": item.get("product_url", ""),
-            }
-            for item in cart.items
-        ]
+        # Only catalogue data: the storefront's own words never reach a message.
+        lines, _ = catalogue.cart_lines(session, shop, cart)
         return {
             "cart": {
-                "lines": items,  # not "items": that is a dict method in Jinja
-                "total": cart.total,
-                "currency": cart.currency,
-                "item_count": sum(i["quantity"] for i in items),
+                "lines": lines,  # not "items": that is a dict method in Jinja
+                "total": catalogue.lines_total(lines),
+                "currency": shop.currency,  # the catalogue's prices are in the shop's currency
+                "item_count": sum(line.quantity for line in lines),
             },
             "coupon": coupon,
             "step": message.step,
@@ -181,14 +199,33 @@ class CartRecovery:
         return restore_target(shop, cart)
 
 
-def _channels(session: Session, contact: Contact, cart: Cart, choice: str) -> list[str]:
-    sms_ok = contacts.has_consent(session, contact, "sms", cart.phone)
-    email_ok = contacts.has_consent(session, contact, "email", cart.email)
+def _channels(session: Session, shop: Shop, cart: Cart, choice: str) -> list[str]:
+    """The step's channels that may carry it by its send time: consent granted, or claimed by
+    this cart and still awaiting the owner's confirmation (the send re-checks)."""
+    sms = consent.state(session, shop, "sms", cart.phone, cart_id=cart.id)
+    email = consent.state(session, shop, "email", cart.email, cart_id=cart.id)
+    possible = {"sms": sms != "refused", "email": email != "refused"}
     if choice == "auto":
-        return ["sms"] if sms_ok else (["email"] if email_ok else [])
+        # SMS where the number's owner already confirmed it, else e-mail; a number still
+        # awaiting its confirmation only when there is no e-mail to write to.
+        if sms == "granted":
+            return ["sms"]
+        if possible["email"]:
+            return ["email"]
+        return ["sms"] if possible["sms"] else []
     if choice == "both":
-        return [c for c, ok in (("email", email_ok), ("sms", sms_ok)) if ok]
-    return [choice] if {"sms": sms_ok, "email": email_ok}.get(choice) else []
+        return [c for c in ("email", "sms") if possible[c]]
+    return [choice] if possible.get(choice) else []
+
+
+def _catalogue_deadline(shop: Shop, cart: Cart, message: Message) -> datetime:
+    """Until when a message may wait for the catalogue: CATALOGUE_WAIT past its step's time
+    (the step's delay from the cart's last activity, or its planning if that was later)."""
+    due = message.planned_at
+    for step in shop_config.cart_recovery(shop).steps:
+        if step.number == message.step:
+            due = max(due, cart.last_activity_at + step.delay)
+    return due + CATALOGUE_WAIT
 
 
 def _later_step_due(session: Session, message: Message, now: datetime) -> bool:
@@ -259,14 +296,25 @@ def apply_cart_snapshot(session: Session, shop: Shop, event: CartChanged, now: d
             currency=event.currency,
         )
         session.add(cart)
-    if contact is not None and not stale:
-        # Consent is applied even from a snapshot whose contents are not newer (the shopper
-        # unticked a box and nothing else changed), but never from an older one.
-        for change in event.consents:
-            given = event.contact.phone if change.channel == "sms" else event.contact.email
-            address = given or (cart.phone if change.channel == "sms" else cart.email)
-            if address:
-                contacts.record_consent(session, contact, change, address, now)
+        session.flush()  # the consent claims below name the cart
+    elif not stale and _names_someone_else(cart, event):
+        _restart_for_new_contact(session, shop, cart, event, contact, now)
+    owner = contact or (session.get(Contact, cart.contact_id) if cart.contact_id else None)
+    if owner is not None and not stale:
+        # Applied even from a snapshot whose contents are not newer (the shopper unticked a
+        # box and nothing else changed), but never from an older one; for this cart only.
+        consent.apply_storefront_claims(
+            session,
+            shop,
+            owner,
+            cart.id,
+            {c.channel: (c.granted, c.text_version) for c in event.consents},
+            {
+                "email": event.contact.email or cart.email,
+                "sms": event.contact.phone or cart.phone,
+            },
+            now,
+        )
     if not created and _order_key(event) <= cart.snapshot_at:
         return  # an older or repeated snapshot: the cart already shows something as new
     if contact is not None and cart.contact_id is None:
@@ -289,10 +337,50 @@ def apply_cart_snapshot(session: Session, shop: Shop, event: CartChanged, now: d
         outbox.cancel_pending(session, shop.id, "cart emptied", now, subject=("cart", cart.id))
 
 
+def _names_someone_else(cart: Cart, event: CartChanged) -> bool:
+    given = event.contact
+    return bool(
+        cart.status not in ("ordered", "recovered")
+        and (
+            (given.email and cart.email and given.email != cart.email)
+            or (given.phone and cart.phone and given.phone != cart.phone)
+        )
+    )
+
+
+def _restart_for_new_contact(
+    session: Session,
+    shop: Shop,
+    cart: Cart,
+    event: CartChanged,
+    contact: Contact | None,
+    now: datetime,
+) -> None:
+    """A later snapshot of this cart gives another e-mail or phone (a typo fixed at checkout,
+    or someone who knows the cart id): a new run for the new address, timed afresh. What was
+    planned for the first address is cancelled, and nothing of the first run, nor the first
+    address's phone or e-mail, goes to the second."""
+    outbox.cancel_pending(
+        session, shop.id, "the cart's contact changed", now, subject=("cart", cart.id)
+    )
+    cart.run += 1
+    cart.email = event.contact.email
+    cart.phone = event.contact.phone
+    cart.contact_id = contact.id if contact is not None else None
+    cart.started_at = event.received_at
+    cart.last_activity_at = event.received_at
+    cart.abandoned_at = None
+    if cart.status in ("abandoned", "anonymous"):
+        cart.status = "open"
+
+
 def _apply_contents(
     session: Session, shop: Shop, cart: Cart, event: CartChanged, now: datetime
 ) -> None:
-    items = [item.as_json() for item in event.items]
+    # Ids and quantities only: the page's names, prices and links are not kept (anyone can
+    # post a snapshot); messages read them from the shop's catalogue.
+    items = [catalogue.item_json(i.product_id, i.variant_id, i.quantity) for i in event.items]
+    catalogue.note_products(session, shop.id, catalogue.product_refs(items), now)
     if cart.status == "anonymous":
         cart.status = "open"
     if cart.status == "emptied" and items:

@@ -9,14 +9,22 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 
 from shoper_retention.app import services
+from shoper_retention.errors import DomainError
 
 blueprint = Blueprint("shoper", __name__)
+BUDGET = "shoper appstore"  # refused callbacks per address (rate_limits.py)
 
 
 @blueprint.post("/shoper/appstore")
 def appstore_callback() -> Any:
     svc = services()
+    svc.limits.refuse_if_blocked(BUDGET, request.remote_addr)
     form = {key: request.form[key] for key in request.form}
-    with svc.factory() as session, session.begin():
-        result = svc.shoper.handle_callback(session, form, svc.clock())
+    try:
+        with svc.factory() as session, session.begin():
+            result = svc.shoper.handle_callback(session, form, svc.clock())
+    except DomainError as exc:
+        if exc.status < 500:  # refused (bad hash, stale or unknown): count it
+            svc.limits.count_failure(BUDGET, request.remote_addr)
+        raise
     return jsonify(status="ok", result=result)

@@ -59,6 +59,8 @@ ACTIVE_SHOP = select(Shop.id, Shop.webhook_secret_enc).where(
     Shop.ref == bindparam("ref"), Shop.platform == "shoper", Shop.status == "active"
 )
 SECRET_TTL = 10.0  # seconds a web process reuses a shop's decrypted secret
+BUDGET = "shoper webhooks"  # this endpoint's budget of refused requests per address
+COUNTED_FAILURES = frozenset({401, 404})  # a wrong signature or shop ref: someone guessing
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -73,6 +75,7 @@ class ShoperWebhookIngest:
         self.app = app
         self.svc = services
         self.writer = services.inbox_writer
+        self.limits = services.limits
         self.events = frozenset(webhook_events("shoper"))
         self._secrets: dict[str, tuple[float, int, str]] = {}  # ref -> (expires, id, secret)
 
@@ -90,14 +93,23 @@ class ShoperWebhookIngest:
                 {"error": "method_not_allowed", "message": "use POST"},
                 [("Allow", "POST")],
             )
+        client = environ.get("REMOTE_ADDR")
         try:
-            status, body = self._ingest(environ, shop_ref)
+            # Only refusals are counted; an accepted delivery costs one look-up in memory here.
+            self.limits.refuse_if_blocked(BUDGET, client)
+            try:
+                status, body = self._ingest(environ, shop_ref)
+            except DomainError as exc:
+                if exc.status in COUNTED_FAILURES:
+                    self.limits.count_failure(BUDGET, client)  # RateLimited once over it
+                raise
         except DomainError as exc:
             log.info("POST %s -> %s %s", PREFIX + "<shop>", exc.status, exc.code)
             error: dict[str, Any] = {"error": exc.code, "message": exc.message}
             if exc.field:
                 error["field"] = exc.field
-            return _answer(start_response, exc.status, error)
+            retry = [("Retry-After", str(exc.retry_after))] if exc.retry_after else None
+            return _answer(start_response, exc.status, error, retry)
         except (OperationalError, InterfaceError) as exc:
             # The database is down, unreachable or locked: ask Shoper to retry; nothing was
             # stored (or, if the connection died after COMMIT, the retry is a duplicate).

@@ -19,6 +19,7 @@ from shoper_retention.errors import UnknownShop
 from shoper_retention.models import Message, Shop
 
 blueprint = Blueprint("smsapi_reports", __name__)
+BUDGET = "smsapi reports"  # requests with an unknown token per address (rate_limits.py)
 DELIVERED = {"404"}
 UNDELIVERED = {"402", "405", "406", "407"}
 NAMES = {
@@ -42,6 +43,7 @@ ID_DIGITS = 18  # fits a 64-bit id; a longer number cannot name a message of our
 @blueprint.route("/smsapi/reports/<token>", methods=["GET", "POST"])
 def delivery_report(token: str) -> Any:
     svc = services()
+    svc.limits.refuse_if_blocked(BUDGET, request.remote_addr)
     values = request.values
     ids = _split(values.get("MsgId", ""))
     statuses = _split(values.get("status", ""))
@@ -49,8 +51,12 @@ def delivery_report(token: str) -> Any:
     done = _split(values.get("donedate", ""))
     now = svc.clock()
     with svc.factory() as session, session.begin():
-        shop = session.scalars(select(Shop).where(Shop.report_token == token)).first()
+        # An uninstalled shop's token is dead: its messages are no longer ours to update.
+        shop = session.scalars(
+            select(Shop).where(Shop.report_token == token, Shop.status == "active")
+        ).first()
         if shop is None:
+            svc.limits.count_failure(BUDGET, request.remote_addr)  # RateLimited once over it
             raise UnknownShop("unknown report token")
         # A report may carry only idx (no MsgId) for a message: walk the longer list.
         for i in range(min(max(len(ids), len(idxs)), MAX_REPORTS)):

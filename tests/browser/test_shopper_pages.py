@@ -24,7 +24,8 @@ def first_reminder(
     consent = shop_kw.pop("consent", None)
     shop = make_shop(factory, settings, now=clock.now, **shop_kw)
     start = clock.now
-    assert post_cart(client, shop, cart_snapshot(at=start, consent=consent)).status_code == 202
+    snapshot = cart_snapshot(at=start, consent=consent)
+    assert post_cart(client, shop, snapshot, confirmed=True).status_code == 202
     worker.tick(clock.now)
     worker.tick(clock.advance(minutes=31))
     assert worker.tick(clock.set(start + timedelta(hours=1))).dispatch.sent == 1

@@ -328,3 +328,44 @@ def test_a_deferral_before_the_data_is_retried(smtp_server: FakeSmtpServer) -> N
     connector = SmtpConnector("127.0.0.1", smtp_server.port, default_from=FROM, timeout=0.3)
     assert isinstance(connector.send(email_message()), Retry)
     assert smtp_server.envelopes == []
+
+
+# --- the recipient: exactly one canonical address ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "to",
+    [
+        "v <victim@example.com>",
+        "v<victim@example.com>@example.org",
+        "a@example.com,b@example.org",
+        "a@example.com, b@example.org",
+        "Anna@Example.com",  # an address, but not as stored: something skipped the edge
+        " anna@example.com",
+        "anna@example.com\r\nBcc: victim@example.com",
+        "",
+    ],
+)
+def test_a_recipient_that_is_not_one_canonical_address_fails_for_good_unsent(
+    smtp_server: FakeSmtpServer, to: str
+) -> None:
+    with connector_for(smtp_server.url()) as connector:
+        outcome = connector.send(email_message(to=to))
+
+    assert isinstance(outcome, Failed)
+    assert outcome.permanent and not outcome.suppress
+    assert smtp_server.envelopes == []
+
+
+def test_the_envelope_and_to_header_are_the_canonical_address_alone(
+    smtp_server: FakeSmtpServer,
+) -> None:
+    with connector_for(smtp_server.url()) as connector:
+        outcome = connector.send(email_message(to="anna@example.com"))
+
+    assert isinstance(outcome, Sent)
+    [envelope] = smtp_server.envelopes
+    assert envelope.rcpt_tos == ("anna@example.com",)
+    assert envelope.message["To"] == "anna@example.com"
+    assert envelope.message.get_all("To") == ["anna@example.com"]
+    assert b"\r\nTo: anna@example.com\r\n" in envelope.raw

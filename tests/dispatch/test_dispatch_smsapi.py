@@ -225,8 +225,13 @@ def test_pause_of_one_shop_does_not_hold_back_another(
             ChannelPause(shop_id=broke.id, channel="sms", reason="no credit", since=clock.now)
         )
     start = clock.now
-    post_cart(client, broke, cart_snapshot(at=start))
-    post_cart(client, fine, cart_snapshot(at=start, phone="+48600100300", email="b@example.com"))
+    post_cart(client, broke, cart_snapshot(at=start), confirmed=True)
+    post_cart(
+        client,
+        fine,
+        cart_snapshot(at=start, phone="+48600100300", email="b@example.com"),
+        confirmed=True,
+    )
     sms_worker.tick(clock.now)
     sms_worker.tick(clock.advance(minutes=31))
 
@@ -303,7 +308,7 @@ def test_sms_with_no_token_anywhere_pauses_instead_of_vanishing_when_smtp_is_con
     worker = Worker(prod, factory, http=http, name="w")
     shop = make_shop(factory, prod, now=clock.now)
     start = clock.now
-    post_cart(client, shop, cart_snapshot(at=start))
+    post_cart(client, shop, cart_snapshot(at=start), confirmed=True)
     worker.tick(clock.now)
     worker.tick(clock.advance(minutes=31))
     report = worker.tick(clock.set(start + timedelta(hours=1)))

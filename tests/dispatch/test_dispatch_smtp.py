@@ -62,7 +62,7 @@ def test_step_two_email_arrives_as_a_complete_marketing_mail(
         ("anna@example.com",),
     )
     assert mail["From"] == "shop@retention.example" and mail["To"] == "anna@example.com"
-    assert mail["Subject"] == "Wciąż myślisz o Kubek ceramiczny?"
+    assert mail["Subject"] == "Twój koszyk wciąż czeka: Kubek ceramiczny"
     assert mail.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in mail.iter_parts()] == ["text/plain", "text/html"]
     # Deterministic from the idempotency key, so a resend after a crash is the same mail.

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from shoper_retention.models import Cart, Coupon, Order
 from tests.support import (
+    DEFAULT_CATALOGUE,
     abandon_cart,
     cart_snapshot,
     make_shop,
@@ -56,7 +57,7 @@ def test_abandoned_cart_gets_three_steps_with_the_right_content_channel_and_coup
     assert worker.tick(clock.set(start + timedelta(hours=24))).dispatch.sent == 1
     email2 = outbox_entries(factory)[-1]
     assert email2.channel == "email" and email2.to_address == "anna@example.com"
-    assert email2.subject == "Wciąż myślisz o Kubek ceramiczny?"
+    assert email2.subject == "Twój koszyk wciąż czeka: Kubek ceramiczny"
     assert '<img src="https://sklep.example/img/kubek.jpg"' in email2.body_html
     assert "99,80\xa0zł" in email2.body_text
     assert email2.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -122,7 +123,10 @@ def test_order_is_attributed_to_the_sms_that_preceded_it(client, worker, factory
 def test_cart_updated_later_continues_with_the_current_items(
     client, worker, factory, settings, clock
 ):
-    shop = make_shop(factory, settings, now=clock.now)
+    dzbanek = {"name": "Dzbanek szklany", "price": "89.00"}
+    shop = make_shop(
+        factory, settings, now=clock.now, products={**DEFAULT_CATALOGUE, "303": dzbanek}
+    )
     start = abandon_cart(client, worker, shop, clock)
     worker.tick(clock.set(start + timedelta(hours=1)))
     clock.set(start + timedelta(hours=3))
@@ -169,7 +173,13 @@ def test_no_consent_at_all_sends_nothing(client, worker, factory, settings, cloc
 def test_subject_and_text_part_are_plain_text_while_the_html_is_escaped(
     client, worker, factory, settings, clock
 ):
-    shop = make_shop(factory, settings, now=clock.now, name="Kowalski & Syn")
+    shop = make_shop(
+        factory,
+        settings,
+        now=clock.now,
+        name="Kowalski & Syn",
+        products={"1": {"name": "Kubek <b>XL</b>", "price": "10"}},
+    )
     items = [{"product_id": "1", "name": "Kubek <b>XL</b>", "price": "10", "quantity": 1}]
     start = abandon_cart(
         client, worker, shop, clock, first_name="D'Angelo", items=items, consent={"email": True}

@@ -16,7 +16,6 @@ import responses
 from responses import matchers
 
 from shoper_retention.platforms.shoper.api import (
-    PERCENT_DISCOUNT_TYPE,
     REQUEST_TIMEOUT,
     ShoperAuthError,
     ShoperClient,
@@ -505,7 +504,7 @@ def test_delete_webhook_calls_the_item_url(
     assert mocked.calls[0].request.headers["Authorization"] == f"Bearer {ACCESS_TOKEN}"
 
 
-def test_create_promotion_code_posts_shop_local_times_and_percent_type(
+def test_create_promotion_code_posts_a_single_use_percentage_in_shop_local_time(
     mocked: responses.RequestsMock, client: ShoperClient
 ) -> None:
     mocked.post(f"{REST}/promotion-codes", body="305", content_type="application/json")
@@ -515,18 +514,19 @@ def test_create_promotion_code_posts_shop_local_times_and_percent_type(
         Decimal("15.5"),
         datetime(2025, 3, 30, 3, 5, 9),
         datetime(2025, 4, 6, 23, 59, 59),
-        usage_limit=1,
     )
     assert code_id == 305
     assert json.loads(body_text(mocked.calls[0].request)) == {
         "code": "WROC-7KQ2",
         "name": "Cart recovery 15%",
-        "discount_type": PERCENT_DISCOUNT_TYPE,
+        # 1 = percentage (a live shop's 10% code reads "discount_type": "1"); 2 = money off
+        "discount_type": 1,
         "discount": 15.5,
         "active": 1,
         "time_from": "2025-03-30 03:05:09",
         "time_to": "2025-04-06 23:59:59",
-        "usage_limit": 1,
+        "usage_limit": 1,  # no single-use flag exists: one use in all, one per customer
+        "peruser_limit": 1,
     }
 
 

@@ -5,11 +5,13 @@ later by the worker, uninstall, stale callbacks, token refresh and upgrade."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -411,7 +413,7 @@ def test_uninstall_forgets_credentials_and_cancels_pending_messages(
     client: Any, worker: Any, factory: sessionmaker[Session], settings: Settings, clock: Clock
 ) -> None:
     shop = make_shop(factory, settings, now=clock.now, licence=LICENCE)
-    post_cart(client, shop, cart_snapshot(at=clock.now))
+    post_cart(client, shop, cart_snapshot(at=clock.now), confirmed=True)
     worker.tick(clock.now)
     worker.tick(clock.advance(minutes=31))
     assert {m.status for m in messages(factory, shop.id)} == {"scheduled"}
@@ -648,3 +650,104 @@ def test_a_failed_token_refresh_leaves_working_webhooks_registered(
     assert "token refresh failed" in shop.setup_error or "no access" in shop.setup_error
     assert shop.webhooks_registered is True
     assert calls_to(shoper, "POST", WEBHOOKS_URL) == []
+
+
+# --- signed timestamps: callbacks and the admin iframe ---------------------------------------
+
+UNREADABLE_TIMESTAMPS = [
+    "9" * 30,  # no clock holds it (it raised OverflowError: a 500)
+    "99999999999999",  # year 3 million: out of range too
+    "yesterday",
+    "2026-03-03",
+    "2026-02-30 09:00:00",
+    "2026-03-03 09:00:00 extra",
+    "",
+    "٣٣٣٣٣٣",  # digits, but not ASCII ones
+]
+
+
+def callback_at(action: str, timestamp: str, **extra: str) -> dict[str, str]:
+    form = {"action": action, "shop": LICENCE, "shop_url": SHOP_URL, "application_code": "app-id"}
+    return signed({**form, "timestamp": timestamp, **extra})
+
+
+@pytest.mark.parametrize("timestamp", UNREADABLE_TIMESTAMPS)
+def test_a_callback_with_an_unreadable_timestamp_is_403_and_changes_nothing(
+    client: Any,
+    shoper: responses.RequestsMock,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    clock: Clock,
+    timestamp: str,
+) -> None:
+    shop = make_shop(factory, settings, now=clock.now, licence=LICENCE)
+    answer = client.post("/shoper/appstore", data=callback_at("uninstall", timestamp))
+    assert answer.status_code == 403
+    assert answer.get_json()["error"] == "forbidden"
+    stored = the_shop(factory)
+    assert (stored.id, stored.status, stored.last_callback_at) == (shop.id, "active", None)
+    answer = client.post("/shoper/appstore", data=callback_at("install", timestamp, auth_code="c"))
+    assert answer.status_code == 403
+    assert len(shoper.calls) == 0
+
+
+def test_the_hash_is_checked_before_the_timestamp(client: Any, clock: Clock) -> None:
+    form = callback_at("uninstall", "9" * 30)
+    form["hash"] = "0" * 128
+    answer = client.post("/shoper/appstore", data=form)
+    assert answer.status_code == 403
+    assert answer.get_json()["message"] == "bad or missing hash"
+
+
+def test_a_callback_from_more_than_ten_minutes_ahead_is_refused(
+    client: Any, factory: sessionmaker[Session], settings: Settings, clock: Clock
+) -> None:
+    """Stored as the last callback, it would make every real callback until then stale."""
+    make_shop(factory, settings, now=clock.now, licence=LICENCE)
+    ahead = callback("upgrade", clock.now + timedelta(minutes=11), application_version="9")
+    assert client.post("/shoper/appstore", data=ahead).status_code == 403
+    assert the_shop(factory).last_callback_at is None
+
+    skewed = callback("upgrade", clock.now + timedelta(minutes=9), application_version="4")
+    assert client.post("/shoper/appstore", data=skewed).status_code == 200
+    assert the_shop(factory).app_version == "4"
+
+
+def test_a_callback_timestamp_in_unix_seconds_is_read(
+    client: Any, factory: sessionmaker[Session], settings: Settings, clock: Clock
+) -> None:
+    make_shop(factory, settings, now=clock.now, licence=LICENCE)
+    sent = clock.now - timedelta(seconds=30)
+    form = callback_at("upgrade", str(int(sent.timestamp())), application_version="5")
+    assert client.post("/shoper/appstore", data=form).status_code == 200
+    shop = the_shop(factory)
+    assert (shop.app_version, shop.last_callback_at) == ("5", sent)
+
+
+def iframe_url(timestamp: str, secret: str = "appstore-secret") -> str:
+    signed_text = f"place=app&shop={LICENCE}&timestamp={timestamp}"
+    digest = hmac.new(secret.encode(), signed_text.encode(), hashlib.sha512).hexdigest()
+    query = {"place": "app", "shop": LICENCE, "timestamp": timestamp, "hash": digest}
+    return "/shoper/app?" + urlencode(query)
+
+
+@pytest.mark.parametrize("timestamp", UNREADABLE_TIMESTAMPS)
+def test_the_settings_page_refuses_an_unreadable_iframe_timestamp(
+    client: Any, factory: sessionmaker[Session], settings: Settings, clock: Clock, timestamp: str
+) -> None:
+    """It opened with no expiry at all: a link from browser history worked for ever."""
+    make_shop(factory, settings, now=clock.now, licence=LICENCE)
+    answer = client.get(iframe_url(timestamp))
+    assert answer.status_code == 403
+    assert "Sklep Testowy" not in answer.get_data(as_text=True)
+
+
+def test_the_settings_page_opens_from_a_fresh_iframe_url_in_either_format(
+    client: Any, factory: sessionmaker[Session], settings: Settings, clock: Clock
+) -> None:
+    make_shop(factory, settings, now=clock.now, licence=LICENCE)
+    assert client.get(iframe_url(warsaw(clock.now - timedelta(minutes=5)))).status_code == 200
+    unix = str(int((clock.now - timedelta(minutes=5)).timestamp()))
+    assert client.get(iframe_url(unix)).status_code == 200
+    stale = str(int((clock.now - timedelta(hours=3)).timestamp()))
+    assert client.get(iframe_url(stale)).status_code == 403

@@ -49,6 +49,7 @@ def test_idle_cart_without_contact_is_parked_then_reminded_once_a_contact_arrive
         client,
         shop,
         cart_snapshot(at=clock.advance(minutes=1), email="ola@example.com", phone=None),
+        confirmed=True,
     )
     worker.tick(clock.now)
     worker.tick(clock.advance(minutes=31))
@@ -82,7 +83,7 @@ def test_order_seen_on_the_thank_you_page_closes_the_cart_before_the_webhook(
     client, worker, factory, settings, clock
 ):
     shop = make_shop(factory, settings, now=clock.now)
-    post_cart(client, shop, cart_snapshot(at=clock.now))
+    post_cart(client, shop, cart_snapshot(at=clock.now), confirmed=True)
     worker.tick(clock.now)
     worker.tick(clock.advance(minutes=31))
     # A different e-mail at checkout: only the cart's own order reference links them.
@@ -116,7 +117,7 @@ def test_a_late_order_create_does_not_set_a_changed_status_back(
 def test_after_an_outage_only_the_latest_due_step_is_sent(client, worker, factory, settings, clock):
     shop = make_shop(factory, settings, now=clock.now)
     start = clock.now
-    post_cart(client, shop, cart_snapshot(at=start))
+    post_cart(client, shop, cart_snapshot(at=start), confirmed=True)
     worker.tick(clock.now)
     worker.tick(clock.advance(minutes=31))
     report = worker.tick(clock.set(start + timedelta(hours=80)))  # the worker was down
@@ -167,7 +168,8 @@ def test_a_storefront_post_cannot_take_over_another_shoppers_phone_or_messages(
     from shoper_retention.models import Contact
 
     shop = make_shop(factory, settings, now=clock.now)
-    post_cart(client, shop, cart_snapshot("victim-1", at=clock.now, phone="+48 600 100 200"))
+    victim = cart_snapshot("victim-1", at=clock.now, phone="+48 600 100 200")
+    post_cart(client, shop, victim, confirmed=True)
     worker.tick(clock.now)
     attack = cart_snapshot("attacker-1", at=clock.advance(minutes=1), phone="+48 700 700 700")
     post_cart(client, shop, attack)

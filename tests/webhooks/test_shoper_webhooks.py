@@ -211,7 +211,7 @@ def test_a_signed_order_without_an_order_id_is_400_at_the_edge(
 
 
 @pytest.mark.parametrize(
-    "event", ["order.delete", "client.create", ""], ids=["order.delete", "client.create", "no-name"]
+    "event", ["order.delete", "client.delete", ""], ids=["order.delete", "client.delete", "no-name"]
 )
 def test_an_event_not_in_the_manifest_is_400(
     client: FlaskClient, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock, event: str
@@ -462,3 +462,134 @@ def test_a_delivery_while_the_database_is_unreachable_is_503_with_retry_after(
     assert answer.status_code == 503
     assert answer.headers["Retry-After"] == "30"
     assert answer.get_json()["error"] == "unavailable"
+
+
+# --- signed, but typed by shoppers: the edge still checks the text -------------------------
+
+
+@pytest.mark.parametrize(("opener", "depth"), [(b"[", 30_000), (b'{"a": ', 30_000)])
+def test_a_signed_body_nested_30000_deep_is_400_not_500_and_stores_nothing(
+    client: FlaskClient,
+    factory: sessionmaker[Session],
+    shop: ShopHandle,
+    opener: bytes,
+    depth: int,
+) -> None:
+    body = b'{"order_id": "1001", "products": ' + opener * depth
+
+    answer = deliver(client, shop, "order.create", body)  # correctly signed
+
+    assert answer.status_code == 400
+    assert answer.get_json()["error"] == "invalid"
+    assert inbox_rows(factory) == []
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda payload: json.dumps(payload).encode(),  # the JSON escape \ud800
+        lambda payload: json.dumps(payload, ensure_ascii=False).encode("utf-8", "surrogatepass"),
+    ],
+    ids=["escape", "raw-bytes"],
+)
+def test_a_signed_order_with_a_lone_surrogate_is_400_and_stores_nothing(
+    client: FlaskClient,
+    factory: sessionmaker[Session],
+    shop: ShopHandle,
+    clock: Clock,
+    encode: Any,
+) -> None:
+    payload = order_payload(at=clock.now)
+    payload["billingAddress"]["firstname"] = "Anna\ud800"
+
+    answer = deliver(client, shop, "order.create", encode(payload))
+
+    assert answer.status_code == 400
+    assert inbox_rows(factory) == []
+
+
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"1e999"])
+def test_a_signed_order_with_a_number_json_cannot_hold_is_400(
+    client: FlaskClient, factory: sessionmaker[Session], shop: ShopHandle, literal: bytes
+) -> None:
+    body = b'{"order_id": "1001", "sum": ' + literal + b"}"
+
+    assert deliver(client, shop, "order.create", body).status_code == 400
+    assert inbox_rows(factory) == []
+
+
+def test_a_nul_in_a_signed_order_is_400_since_postgresql_text_cannot_hold_it(
+    client: FlaskClient, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    payload = order_payload(at=clock.now)
+    payload["notes"] = "a\x00b"
+
+    answer = post_webhook(client, shop, "order.create", payload)
+
+    assert answer.status_code == 400
+    assert answer.get_json()["field"] == "notes"
+    assert inbox_rows(factory) == []
+
+
+def test_an_order_comment_keeps_its_tabs_and_line_breaks(
+    client: FlaskClient, worker: Any, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    payload = order_payload(at=clock.now)
+    payload["notes"] = "Proszę o fakturę:\r\n\tNIP 123-456-78-90"
+
+    assert post_webhook(client, shop, "order.create", payload).status_code == 202
+    worker.tick(clock.now)
+
+    assert [o.platform_order_id for o in orders(factory)] == ["1001"]
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "v <victim@example.com>",
+        "v<victim@example.com>@example.org",
+        "a@example.com,b@example.org",
+        "<script>alert(7)</script>@example.com",
+    ],
+)
+def test_an_order_with_an_address_we_cannot_write_to_is_kept_without_it(
+    client: FlaskClient,
+    worker: Any,
+    factory: sessionmaker[Session],
+    shop: ShopHandle,
+    clock: Clock,
+    email: str,
+) -> None:
+    answer = post_webhook(client, shop, "order.create", order_payload(at=clock.now, email=email))
+
+    assert answer.status_code == 202
+    worker.tick(clock.now)
+    (order,) = orders(factory)
+    assert order.email is None
+    assert order.phone == "+48600100200"
+
+
+def test_an_orders_address_is_stored_in_its_canonical_form(
+    client: FlaskClient, worker: Any, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    payload = order_payload(at=clock.now, email=" Anna.Nowak@Example.COM ")
+
+    post_webhook(client, shop, "order.create", payload)
+    worker.tick(clock.now)
+
+    (order,) = orders(factory)
+    assert order.email == "anna.nowak@example.com"
+
+
+def test_an_orders_phone_comes_from_the_delivery_address_when_billing_has_none_usable(
+    client: FlaskClient, worker: Any, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    payload = order_payload(at=clock.now)
+    payload["billingAddress"]["phone"] = "12"
+    payload["deliveryAddress"]["phone"] = "600 300 400"
+
+    post_webhook(client, shop, "order.create", payload)
+    worker.tick(clock.now)
+
+    (order,) = orders(factory)
+    assert order.phone == "+48600300400"

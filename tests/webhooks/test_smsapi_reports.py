@@ -250,7 +250,7 @@ def test_report_for_an_sms_whose_send_timed_out_ends_it_as_delivered_not_resent(
         worker = Worker(settings, factory, http=http, connectors_for=slow_sms, name="w")
         shop = make_shop(factory, settings, now=clock.now)
         start = clock.now
-        post_cart(client, shop, cart_snapshot(at=start))
+        post_cart(client, shop, cart_snapshot(at=start), confirmed=True)
         worker.tick(clock.now)
         worker.tick(clock.advance(minutes=31))
         smsapi.delay_next(0.6)
@@ -273,3 +273,22 @@ def test_report_for_an_sms_whose_send_timed_out_ends_it_as_delivered_not_resent(
         assert (sms.status, sms.provider_id) == ("delivered", accepted["id"])
         assert sms.sent_at == reported_at  # it went out: the frequency cap and attribution count it
         assert len(smsapi.requests) == 1  # no resend
+
+
+def test_an_uninstalled_shops_report_token_is_404_and_changes_nothing(
+    client, factory, settings, clock
+):
+    shop = make_shop(factory, settings, now=clock.now)
+    sms = sent_sms(factory, shop, "A1B2C3")
+    before = state(row(factory, sms))
+    with factory() as session, session.begin():
+        stored = session.get(Shop, shop.id)
+        assert stored is not None
+        stored.status = "uninstalled"
+    answer = client.get(
+        f"/smsapi/reports/{shop.report_token}",
+        query_string={"MsgId": "A1B2C3", "status": "404", "donedate": str(int(DONE.timestamp()))},
+    )
+    assert answer.status_code == 404
+    assert state(row(factory, sms)) == before
+    assert row(factory, sms).status == "sent"

@@ -40,9 +40,12 @@ PAGE_SIZE = 50  # Shoper's maximum `limit`
 MAX_RETRY_AFTER = 60.0  # cap on a Retry-After we obey, so one answer cannot park a worker
 BACKOFF_BASE = 0.5  # seconds; 5xx/transport retries wait 0.5, 1, 2, ...
 
-# Shoper's `promotion-codes.discount_type` values are undocumented *(unverified)*: 2 is our
-# best reading of "percentage". Check it on a live shop; a wrong guess is a one-line change.
-PERCENT_DISCOUNT_TYPE = 2
+# `promotion-codes.discount_type`: 1 percentage, 2 fixed amount, 3 free delivery, 4/5
+# progressive percentage/amount: the constants of Shoper's App Store bundle
+# (pankrok/shoper-appstore-bundle, src/Model/Resource/PromotionCode.php), and a live shop's
+# answer for a 10% code (docs/samples/shoper/GET_promotion-codes_1.json: "discount_type": "1").
+# Not `specialoffers`, whose numbering differs (2 amount, 3 percent).
+PERCENT_DISCOUNT_TYPE = 1
 
 SHOPER_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -391,6 +394,27 @@ class ShoperClient:
         """Remove one webhook configuration (at uninstall or when re-registering)."""
         self.request("DELETE", f"webhooks/{int(webhook_id)}")
 
+    def product(self, product_id: int) -> dict[str, Any] | None:
+        """One product with its default `stock`, `translations` and `main_image`; None when
+        the shop does not know it (404)."""
+        return self._get_one(f"products/{int(product_id)}")
+
+    def product_stock(self, stock_id: int) -> dict[str, Any] | None:
+        """One `product-stocks` row (a variant, with its `product_id` and `price`); None when
+        the shop does not know it (404)."""
+        return self._get_one(f"product-stocks/{int(stock_id)}")
+
+    def _get_one(self, resource: str) -> dict[str, Any] | None:
+        try:
+            answer = self.request("GET", resource)
+        except ShoperError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if not isinstance(answer, dict):
+            raise ShoperError(f"GET {resource}: unexpected answer", error="invalid_response")
+        return answer
+
     def create_promotion_code(
         self,
         code: str,
@@ -398,9 +422,8 @@ class ShoperClient:
         discount_percent: Decimal,
         valid_from: datetime,
         valid_to: datetime,
-        usage_limit: int = 1,
     ) -> int:
-        """Create a percentage promotion code; returns its id.
+        """Create a single-use percentage promotion code; returns its id.
 
         `valid_from`/`valid_to` are written as the shop's wall-clock time (Shoper dates are
         shop-local `YYYY-MM-DD HH:MM:SS`): pass them already in the shop's timezone.
@@ -418,7 +441,9 @@ class ShoperClient:
             "active": 1,
             "time_from": valid_from.strftime(SHOPER_TIME_FORMAT),
             "time_to": valid_to.strftime(SHOPER_TIME_FORMAT),
-            "usage_limit": usage_limit,
+            # Shoper has no single-use flag: one use in all, and one per customer.
+            "usage_limit": 1,
+            "peruser_limit": 1,
         }
         return _new_id(self.request("POST", "promotion-codes", json=body), "POST promotion-codes")
 

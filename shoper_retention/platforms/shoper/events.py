@@ -6,7 +6,6 @@ as "0"/"1", dates as shop-local `YYYY-MM-DD HH:MM:SS`, and webhooks use camelCas
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -14,32 +13,45 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from shoper_retention.emails import canonical_email_or_none
 from shoper_retention.errors import BadInput
-from shoper_retention.events import CartItem, ContactInfo, DomainEvent, OrderPlaced
+from shoper_retention.events import (
+    CartItem,
+    ContactInfo,
+    DomainEvent,
+    MarketingConsentReported,
+    OrderPlaced,
+)
 from shoper_retention.phones import to_e164
+from shoper_retention.untrusted_json import parse_object
 
 # Shoper's status types: 1 new, 2 open, 3 closed, 4 unrealised.
 STATUS_TYPES = {"1": "new", "2": "open", "3": "closed", "4": "unrealised"}
+# An order is about 4 levels deep (products[i].options[j]); well past that is no order.
+MAX_DEPTH = 32
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadInput("body is not valid JSON") from exc
-    if not isinstance(data, dict):
-        raise BadInput("body must be a JSON object")
-    return data
+    """A signed delivery's body. The signature proves Shoper sent it, not that a shopper's
+    text inside is sane: free text keeps tabs and line breaks (an order's comment), the rest
+    of untrusted_json's rules hold."""
+    return parse_object(body, max_depth=MAX_DEPTH, free_text=True)
+
+
+# The id field of each webhook's object: a customer (`client.*`) is a REST `users` row, keyed
+# `user_id` (samples/shoper/GET_users_page1.json).
+ID_FIELDS = {"order": "order_id", "client": "user_id", "subscriber": "subscriber_id"}
 
 
 def object_id(event_name: str, data: dict[str, Any]) -> str:
     """The id of the object a webhook is about (part of the delivery's dedupe key)."""
     prefix = event_name.split(".", 1)[0]  # "order.paid" -> "order"
-    for key in (f"{prefix}_id", "order_id", "id"):
+    field = ID_FIELDS.get(prefix, f"{prefix}_id")
+    for key in (field, "id"):
         value = data.get(key)
-        if value not in (None, ""):
+        if value not in (None, "") and not isinstance(value, (dict, list)):
             return str(value)[:40]
-    raise BadInput(f"missing {prefix}_id", field=f"{prefix}_id")
+    raise BadInput(f"missing {field}", field=field)
 
 
 def _order(data: dict[str, Any], timezone: str, region: str, now: datetime) -> OrderPlaced:
@@ -50,10 +62,13 @@ def _order(data: dict[str, Any], timezone: str, region: str, now: datetime) -> O
     if not isinstance(delivery, dict):
         delivery = {}
     country = str(billing.get("country_code") or region or "PL").upper()[:2]
-    phone = to_e164(str(billing.get("phone") or delivery.get("phone") or ""), country)
-    email = str(data.get("email") or "").strip().lower() or None
-    if email is not None and (len(email) > 254 or "@" not in email):
-        email = None  # not an address we could write to (and too long for the column)
+    delivery_country = str(delivery.get("country_code") or country).upper()[:2]
+    phone = to_e164(str(billing.get("phone") or ""), country) or to_e164(
+        str(delivery.get("phone") or ""), delivery_country
+    )
+    # Signed, but typed by the shopper: an address we could not write to is dropped, the
+    # order is kept.
+    email = canonical_email_or_none(_text(data.get("email")))
     raw_status = data.get("status")
     status = raw_status if isinstance(raw_status, dict) else {}
     status_type = STATUS_TYPES.get(str(status.get("type", "")), "")
@@ -141,12 +156,64 @@ def _order_event(event_name: str) -> Callable[..., list[DomainEvent]]:
     return handle
 
 
+def _customer(data: dict[str, Any], timezone: str, region: str, now: datetime) -> list[DomainEvent]:
+    """A customer account (REST `users`): its `newsletter` box ("0"/"1") is the shop's own
+    record of e-mail marketing consent. "0" may only mean the customer never ticked it there,
+    so it withdraws only a grant that came from this record."""
+    email = canonical_email_or_none(_text(data.get("email")))
+    if email is None:
+        return []
+    contact = ContactInfo(
+        email=email,
+        first_name=_text(data.get("firstname"))[:100],
+        platform_customer_id=_text(data.get("user_id"))[:64] or None,
+    )
+    granted = _flag(data.get("newsletter"))
+    return [
+        MarketingConsentReported(
+            contact, "email", granted, "shoper customer", withdraws_only_own_grant=True
+        )
+    ]
+
+
+def _subscriber_event(event_name: str) -> Callable[..., list[DomainEvent]]:
+    """The shop's newsletter list. Fields `email` and `active` ("0"/"1") as in the REST
+    `subscribers` resource *(unverified: no recorded sample; a missing `active` counts as
+    subscribed, since Shoper lists only sign-ups there)*. A deletion or a deactivation is
+    the subscriber's sign-off at the shop: a withdrawal."""
+
+    def handle(
+        data: dict[str, Any], timezone: str, region: str, now: datetime
+    ) -> list[DomainEvent]:
+        email = canonical_email_or_none(_text(data.get("email")))
+        if email is None:
+            return []
+        active = data.get("active", "1")
+        granted = event_name != "subscriber.delete" and _flag(active)
+        return [
+            MarketingConsentReported(
+                ContactInfo(email=email), "email", granted, "shoper newsletter"
+            )
+        ]
+
+    return handle
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
 # Every webhook event we handle; a test checks this against manifest.json both ways.
 HANDLERS: dict[str, Callable[..., list[DomainEvent]]] = {
     "order.create": _order_event("order.create"),
     "order.edit": _order_event("order.edit"),
     "order.paid": _order_event("order.paid"),
     "order.status": _order_event("order.status"),
+    "client.create": _customer,
+    "client.edit": _customer,
+    "subscriber.create": _subscriber_event("subscriber.create"),
+    "subscriber.edit": _subscriber_event("subscriber.edit"),
+    "subscriber.delete": _subscriber_event("subscriber.delete"),
 }
 
 

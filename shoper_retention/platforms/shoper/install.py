@@ -35,6 +35,11 @@ REFRESH_MARGIN = timedelta(days=1)
 SETUP_RETRY_BASE = timedelta(minutes=1)
 SETUP_RETRY_MAX = timedelta(hours=6)
 ACTIONS = ("install", "uninstall", "billing_install", "billing_subscription", "upgrade")
+# A callback dated later than this is refused: stored as the shop's last callback, it would
+# make every real callback until then look stale.
+CALLBACK_CLOCK_SKEW = timedelta(minutes=10)
+SHOPER_LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S"
+UNIX_SECONDS_DIGITS = 11  # up to the year 5138; a longer number is no time Shoper sends
 
 
 class ShoperInstaller:
@@ -53,6 +58,9 @@ class ShoperInstaller:
             raise Forbidden("Shoper is not configured on this server")
         if not signature.verify_appstore(form, self.settings.shoper_appstore_secret):
             raise Forbidden("bad or missing hash")
+        sent_at = shoper_time(form.get("timestamp", ""))
+        if sent_at > now + CALLBACK_CLOCK_SKEW:
+            raise Forbidden("timestamp in the future")
         action = form.get("action", "")
         licence = form.get("shop", "").strip()
         if action not in ACTIONS:
@@ -62,13 +70,7 @@ class ShoperInstaller:
         shop = session.scalars(
             select(Shop).where(Shop.platform == PLATFORM, Shop.platform_shop_id == licence)
         ).first()
-        sent_at = shoper_time(form.get("timestamp", ""))
-        if (
-            shop is not None
-            and sent_at
-            and shop.last_callback_at
-            and sent_at < shop.last_callback_at
-        ):
+        if shop is not None and shop.last_callback_at and sent_at < shop.last_callback_at:
             # An older callback replayed or arriving late (e.g. an uninstall sent before the
             # latest install) must not undo what a newer one did.
             log.warning("shop %s: ignoring stale %s callback", shop.id, action)
@@ -82,8 +84,7 @@ class ShoperInstaller:
         elif action == "upgrade":
             shop.app_version = form.get("application_version", "")[:32]
         # billing_install / billing_subscription: acknowledged; billing is not modelled yet.
-        if sent_at:
-            shop.last_callback_at = sent_at
+        shop.last_callback_at = sent_at
         return action
 
     def _install(
@@ -338,18 +339,23 @@ def _moved_to(exc: api.ShoperError) -> str | None:
     return f"https://{parts.netloc}{base}"
 
 
-def shoper_time(value: str) -> datetime | None:
-    """Shoper's timestamp: a Europe/Warsaw date string (format unverified) or unix seconds."""
+def shoper_time(value: str) -> datetime:
+    """The signed `timestamp` of a callback or of the admin iframe: Unix seconds, or a
+    Europe/Warsaw `YYYY-MM-DD HH:MM:SS` (platforms.md: the format is unverified, both are
+    accepted). Anything else, a value no clock can hold included, is Forbidden: a freshness
+    check that cannot read its time must refuse, not pass."""
     value = value.strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return datetime.fromtimestamp(int(value), UTC)
-    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"):
+    if value.isascii() and value.isdigit() and len(value) <= UNIX_SECONDS_DIGITS:
         try:
-            local = datetime.strptime(value[:19], fmt)
+            return datetime.fromtimestamp(int(value), UTC)
+        except (OverflowError, OSError, ValueError):
+            pass
+    elif len(value) == len("YYYY-MM-DD HH:MM:SS"):
+        try:
+            local = datetime.strptime(value, SHOPER_LOCAL_FORMAT)
         except ValueError:
-            continue
-        return local.replace(tzinfo=ZoneInfo("Europe/Warsaw")).astimezone(UTC)
-    log.info("unrecognised Shoper callback timestamp format: %r", value[:40])
-    return None
+            pass
+        else:
+            return local.replace(tzinfo=ZoneInfo("Europe/Warsaw")).astimezone(UTC)
+    log.info("unreadable Shoper timestamp: %r", value[:40])
+    raise Forbidden("missing or unreadable timestamp")

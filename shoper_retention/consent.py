@@ -1,0 +1,260 @@
+"""Consent: who may get marketing on which channel, and how sure we are that they said so.
+
+The policy (explained to merchants in the README, "Consent"):
+
+- What the storefront sends is a *claim*: the page can be posted to by anyone who reads it, with
+  any address. A storefront grant or withdrawal is therefore recorded for its cart only
+  (`Consent.cart_id`) and speaks only for that cart's reminders: a stranger's post can neither
+  stop another shopper's messages nor make their own claim count for anything else.
+- E-mail: each shop chooses `confirmed` opt-in (the default) or `single` opt-in. Under confirmed
+  opt-in a storefront claim is followed by one confirmation e-mail, and nothing else goes to the
+  address until its owner follows the link. Under single opt-in the claim alone allows that
+  cart's reminders.
+- SMS always needs a confirmation the storefront cannot forge: the number's owner follows the
+  link in one confirmation SMS. SMS (the confirmation included) only ever goes to mobile numbers
+  in the shop's SMS countries, never to premium-rate or other non-mobile ranges.
+- At most one confirmation per address and channel in 30 days, whoever asks; it carries no word
+  the storefront sent (the shop's name comes from the platform).
+- The shop's own records (a Shoper customer with the newsletter ticked, a newsletter subscriber)
+  are platform grants for the address; confirmations too. Address-level grants count for every
+  cart and scenario; an address-level withdrawal (an unsubscribe link only the recipient had,
+  the shop's newsletter sign-off) beats any claim.
+
+Every change is a row (source, time, text version, assurance, address, cart): the proof."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from shoper_retention import outbox, shop_config
+from shoper_retention.models import Consent, Contact, Message, Shop
+from shoper_retention.phones import sms_refusal
+
+CONFIRMATION = "consent_confirmation"  # the scenario that sends the confirmation request
+CONFIRMATION_INTERVAL = timedelta(days=30)
+
+# Assurance levels (Consent.assurance).
+CLAIMED = "claimed"  # the storefront said so: unproven
+CONFIRMED = "confirmed"  # the address's owner followed our confirmation link
+PLATFORM = "platform"  # the shop's own customer or newsletter records
+OWNER = "owner"  # a link only the recipient of our message had (unsubscribe)
+PROVIDER = "provider"  # the provider's opt-out list (SMSAPI 13/57/59)
+
+State = Literal["granted", "pending", "refused"]
+
+
+def record(
+    session: Session,
+    contact: Contact,
+    channel: str,
+    address: str,
+    granted: bool,
+    now: datetime,
+    *,
+    source: str,
+    assurance: str,
+    text_version: str = "",
+    cart_id: int | None = None,
+) -> Consent | None:
+    """Append a row when the state in its scope (the address, or the address within one cart)
+    changes, or when a grant gains assurance; None when it said nothing new."""
+    latest = _latest(session, contact.shop_id, channel, address, cart_id)
+    if latest is not None and latest.granted == granted and latest.assurance == assurance:
+        return None
+    row = Consent(
+        shop_id=contact.shop_id,
+        contact_id=contact.id,
+        channel=channel,
+        granted=granted,
+        source=source[:32],
+        assurance=assurance,
+        text_version=text_version[:64],
+        address=address,
+        recorded_at=now,
+        cart_id=cart_id,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _latest(
+    session: Session, shop_id: int, channel: str, address: str, cart_id: int | None
+) -> Consent | None:
+    scope = Consent.cart_id.is_(None) if cart_id is None else Consent.cart_id == cart_id
+    return session.scalars(
+        select(Consent)
+        .where(
+            Consent.shop_id == shop_id,
+            Consent.channel == channel,
+            Consent.address == address,
+            scope,
+        )
+        .order_by(Consent.id.desc())
+        .limit(1)
+    ).first()
+
+
+def state(
+    session: Session, shop: Shop, channel: str, address: str | None, *, cart_id: int | None = None
+) -> State:
+    """`granted`: a marketing message may go to `address` (for `cart_id`'s messages, if given);
+    `pending`: the cart claimed consent and a confirmation may still grant it; `refused`."""
+    if not address:
+        return "refused"
+    if channel == "sms" and sms_refusal(address, shop_config.sms_countries(shop)):
+        return "refused"
+    claim = _latest(session, shop.id, channel, address, cart_id) if cart_id else None
+    if claim is not None and not claim.granted:
+        return "refused"  # this cart's own browser said no
+    known = _latest(session, shop.id, channel, address, None)
+    if known is not None:
+        return "granted" if known.granted else "refused"
+    if claim is None:
+        return "refused"
+    if channel == "email" and shop_config.email_opt_in(shop) == "single":
+        return "granted"
+    return "pending"
+
+
+def allows(
+    session: Session, shop: Shop, channel: str, address: str | None, *, cart_id: int | None = None
+) -> bool:
+    return state(session, shop, channel, address, cart_id=cart_id) == "granted"
+
+
+def apply_storefront_claims(
+    session: Session,
+    shop: Shop,
+    contact: Contact,
+    cart_id: int,
+    claims: dict[str, tuple[bool, str]],
+    addresses: dict[str, str | None],
+    now: datetime,
+) -> None:
+    """Record what a cart's snapshot said about consent (channel -> (granted, text version)),
+    for the cart's own address on each channel, and ask the owner to confirm a new grant."""
+    for channel, (granted, text_version) in claims.items():
+        address = addresses.get(channel)
+        if not address:
+            continue
+        row = record(
+            session,
+            contact,
+            channel,
+            address,
+            granted,
+            now,
+            source="storefront",
+            assurance=CLAIMED,
+            text_version=text_version,
+            cart_id=cart_id,
+        )
+        if row is not None and granted:
+            request_confirmation(session, shop, contact, row, now)
+
+
+def request_confirmation(
+    session: Session, shop: Shop, contact: Contact, claim: Consent, now: datetime
+) -> Message | None:
+    """Plan the one confirmation request for a claimed grant, unless the address needs none
+    (already granted or refused at the address level, single opt-in e-mail), cannot get one
+    (SMS outside the shop's countries or to a non-mobile range), or got one in the last 30
+    days. The contact row is locked so two claims ingested at once plan one request."""
+    if state(session, shop, claim.channel, claim.address, cart_id=claim.cart_id) != "pending":
+        return None
+    session.get(Contact, contact.id, with_for_update=True)
+    if recent_confirmation(session, shop.id, claim.channel, claim.address, now):
+        return None
+    plan = outbox.Plan(
+        shop_id=shop.id,
+        contact_id=contact.id,
+        scenario=CONFIRMATION,
+        subject_type="consent",
+        subject_id=claim.id,
+        step=1,
+        channel=claim.channel,
+        due_at=now,
+        marketing=False,
+    )
+    return outbox.schedule(session, plan, now)
+
+
+def recent_confirmation(
+    session: Session, shop_id: int, channel: str, address: str, now: datetime
+) -> bool:
+    """Whether a confirmation request to `address` was planned in the last 30 days, whatever
+    became of it: the limit protects the address's owner from whoever keeps asking."""
+    return (
+        session.scalars(
+            select(Message.id)
+            .join(
+                Consent,
+                and_(Consent.id == Message.subject_id, Message.subject_type == "consent"),
+            )
+            .where(
+                Message.shop_id == shop_id,
+                Message.scenario == CONFIRMATION,
+                Message.channel == channel,
+                Consent.address == address,
+                Message.planned_at > now - CONFIRMATION_INTERVAL,
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
+def confirm(session: Session, message: Message, now: datetime) -> bool:
+    """The owner of the address followed the link in a confirmation request: an address-level
+    grant, with the text version the claim was made under. False if nothing changed."""
+    claim = claim_of(session, message)
+    contact = session.get(Contact, message.contact_id)
+    if claim is None or contact is None or not message.to_address:
+        return False
+    row = record(
+        session,
+        contact,
+        message.channel,
+        message.to_address,
+        True,
+        now,
+        source="confirmation link",
+        assurance=CONFIRMED,
+        text_version=claim.text_version,
+    )
+    return row is not None
+
+
+def claim_of(session: Session, message: Message) -> Consent | None:
+    """The storefront claim a confirmation request asks about (None for any other message)."""
+    if message.scenario != CONFIRMATION or message.subject_type != "consent":
+        return None
+    claim = session.get(Consent, message.subject_id)
+    return claim if claim is not None and claim.shop_id == message.shop_id else None
+
+
+def apply_platform(
+    session: Session,
+    contact: Contact,
+    channel: str,
+    address: str,
+    granted: bool,
+    now: datetime,
+    *,
+    source: str,
+    withdraws_only_own_grant: bool,
+) -> None:
+    """What the shop's own records say of an address. `withdraws_only_own_grant`: a "no" that
+    may only mean "never signed up there" (a customer record with the newsletter unticked)
+    withdraws only a grant that came from the platform itself, not one the owner confirmed
+    with us."""
+    if not granted and withdraws_only_own_grant:
+        latest = _latest(session, contact.shop_id, channel, address, None)
+        if latest is None or not latest.granted or latest.assurance != PLATFORM:
+            return
+    record(session, contact, channel, address, granted, now, source=source, assurance=PLATFORM)

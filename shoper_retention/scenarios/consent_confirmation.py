@@ -1,0 +1,56 @@
+"""The confirmation request: one message asking the owner of an address to confirm a consent
+the storefront claimed (consent.py plans it). Not marketing and not a merchant's switch.
+
+Its text is fixed: the shop's name (from the platform) and our link, nothing the storefront
+sent, so a forged claim cannot put anyone's words in front of a stranger."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from shoper_retention import consent
+from shoper_retention.models import Message, Shop
+from shoper_retention.scenarios.base import SendServices
+
+
+class ConsentConfirmation:
+    name = consent.CONFIRMATION
+    title = "Consent confirmation"
+    marketing = False
+    switchable = False
+
+    def on_event(self, session: Session, shop: Shop, event: Any, now: datetime) -> None:
+        return None  # planned where the claim is recorded (consent.apply_storefront_claims)
+
+    def scan(self, session: Session, shop: Shop, now: datetime) -> int:
+        return 0
+
+    def exit_reason(
+        self, session: Session, shop: Shop, message: Message, now: datetime
+    ) -> str | None:
+        claim = consent.claim_of(session, message)
+        if claim is None:
+            return "claim deleted"
+        current = consent.state(
+            session, shop, message.channel, claim.address, cart_id=claim.cart_id
+        )
+        if current != "pending":
+            # Confirmed meanwhile (another claim's request), granted by the shop's records,
+            # or withdrawn by the same cart: nothing left to ask.
+            return f"consent {current} meanwhile"
+        return None
+
+    def context(
+        self, session: Session, shop: Shop, message: Message, now: datetime, services: SendServices
+    ) -> dict[str, Any]:
+        return {"confirm_url": services.confirmation_url(message.id)}
+
+    def recipient(self, session: Session, shop: Shop, message: Message) -> str | None:
+        claim = consent.claim_of(session, message)
+        return claim.address if claim is not None else None
+
+    def link_target(self, session: Session, shop: Shop, message: Message, link: str) -> str | None:
+        return None

@@ -1,0 +1,285 @@
+"""The consent policy (consent.py) through the storefront endpoint, the worker and the link in
+the confirmation request: a storefront tick is a claim for its own cart only, e-mail waits for
+the owner's confirmation by default, SMS always does, and the shop's own records count."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from shoper_retention.models import Cart, Consent, Suppression
+from tests.support import (
+    abandon_cart,
+    cart_snapshot,
+    make_shop,
+    messages,
+    outbox_entries,
+    post_cart,
+    post_webhook,
+)
+
+ANNA = "anna@example.com"
+ANNA_PHONE = "+48600100200"
+
+
+def _confirmation_links(factory, address):  # type: ignore[no-untyped-def]
+    """The /k/ paths in what the dev outbox received for `address`."""
+    found = []
+    for entry in outbox_entries(factory):
+        if entry.to_address == address:
+            found += re.findall(r"https?://[^/\s]+(/k/[A-Za-z0-9_.\-]+)", entry.body_text)
+    return found
+
+
+def _reminders(factory, channel):  # type: ignore[no-untyped-def]
+    """Cart reminders on `channel` that are done (sent, skipped, cancelled)."""
+    return [
+        (m.step, m.channel, m.status)
+        for m in messages(factory)
+        if m.scenario == "cart_recovery" and m.channel == channel and m.status != "scheduled"
+    ]
+
+
+def _sent_to(factory, address):  # type: ignore[no-untyped-def]
+    return [e for e in outbox_entries(factory) if e.to_address == address]
+
+
+def test_a_storefront_email_tick_gets_one_confirmation_and_no_reminder_until_confirmed(
+    client, worker, factory, settings, clock
+):
+    shop = make_shop(factory, settings, now=clock.now)
+    snapshot = cart_snapshot(at=clock.now, phone=None, consent={"email": True}, first_name="Anna")
+    abandon_cart(client, worker, shop, clock, snapshot, confirmed=False)
+
+    (confirmation,) = _sent_to(factory, ANNA)
+    assert "potwierdź" in confirmation.subject.lower()
+    assert "Anna" not in confirmation.body_text  # nothing the storefront sent
+    worker.tick(clock.advance(hours=1))
+    assert len(_sent_to(factory, ANNA)) == 1  # step 1 skipped: not confirmed
+
+    (link,) = _confirmation_links(factory, ANNA)
+    assert client.get(link).status_code == 200  # a mail scanner's fetch confirms nothing
+    assert client.post(link, data={"answer": "yes"}).status_code == 200
+    worker.tick(clock.advance(hours=23))
+    assert _reminders(factory, "email") == [(1, "email", "skipped"), (2, "email", "sent")]
+    assert len(_sent_to(factory, ANNA)) == 2
+    with factory() as session:
+        proof = session.scalars(
+            select(Consent).where(Consent.address == ANNA).order_by(Consent.id)
+        ).all()
+    assert [(c.source, c.assurance, c.granted, c.cart_id is None) for c in proof] == [
+        ("storefront", "claimed", True, False),
+        ("confirmation link", "confirmed", True, True),
+    ]
+
+
+def test_single_opt_in_lets_the_tick_alone_allow_that_carts_email_reminders(
+    client, worker, factory, settings, clock
+):
+    shop = make_shop(
+        factory, settings, now=clock.now, overrides={"consent": {"email_opt_in": "single"}}
+    )
+    abandon_cart(client, worker, shop, clock, phone=None, consent={"email": True}, confirmed=False)
+    worker.tick(clock.advance(hours=1))
+    assert [(e.subject != "", e.to_address) for e in outbox_entries(factory)] == [(True, ANNA)]
+    assert _reminders(factory, "email") == [(1, "email", "sent")]
+
+
+def test_sms_needs_the_numbers_confirmation_and_step_one_falls_back_to_email(
+    client, worker, factory, settings, clock
+):
+    shop = make_shop(
+        factory, settings, now=clock.now, overrides={"consent": {"email_opt_in": "single"}}
+    )
+    abandon_cart(client, worker, shop, clock, consent={"email": True, "sms": True}, confirmed=False)
+    (sms,) = _sent_to(factory, ANNA_PHONE)  # the confirmation request, nothing else
+    assert "/k/" in sms.body_text and "Rezygnacja" not in sms.body_text
+    assert [(m.step, m.channel) for m in messages(factory) if m.scenario == "cart_recovery"] == [
+        (1, "email"),
+        (2, "email"),
+        (3, "email"),
+        (3, "sms"),
+    ]
+    worker.tick(clock.advance(hours=1))
+    (link,) = _confirmation_links(factory, ANNA_PHONE)
+    client.post(link, data={"answer": "yes"})
+    worker.tick(clock.advance(hours=23))
+    worker.tick(clock.advance(hours=48))
+    assert _reminders(factory, "sms") == [(3, "sms", "sent")]
+
+
+def test_one_confirmation_per_number_in_thirty_days_whoever_asks(
+    client, worker, factory, settings, clock
+):
+    shop = make_shop(factory, settings, now=clock.now)
+    for n in range(3):
+        post_cart(
+            client,
+            shop,
+            cart_snapshot(f"cart-{n}", at=clock.now, email=None, consent={"sms": True}),
+        )
+    worker.tick(clock.now)
+    assert len(_sent_to(factory, ANNA_PHONE)) == 1
+    post_cart(client, shop, cart_snapshot("cart-9", at=clock.advance(days=29), email=None))
+    worker.tick(clock.now)
+    assert len(_sent_to(factory, ANNA_PHONE)) == 1
+    post_cart(client, shop, cart_snapshot("cart-10", at=clock.advance(days=2), email=None))
+    worker.tick(clock.now)
+    assert len(_sent_to(factory, ANNA_PHONE)) == 2
+
+
+def test_no_confirmation_sms_to_foreign_or_premium_numbers(
+    client, worker, factory, settings, clock
+):
+    shop = make_shop(factory, settings, now=clock.now)
+    numbers = ["+1 900 555 0100", "+7 912 345 6789", "+48 700 000 000", "+881 6 1234 5678"]
+    for n, number in enumerate(numbers):
+        snapshot = cart_snapshot(f"c{n}", at=clock.now, email=None, phone=number)
+        assert post_cart(client, shop, snapshot).status_code in (202, 400)
+    worker.tick(clock.now)
+    worker.tick(clock.advance(days=4))
+    assert [e for e in outbox_entries(factory) if e.channel == "sms"] == []
+
+
+def test_sms_countries_setting_lets_a_german_mobile_be_asked(
+    client, worker, factory, settings, clock
+):
+    shop = make_shop(
+        factory, settings, now=clock.now, overrides={"sms": {"countries": ["PL", "DE"]}}
+    )
+    snapshot = cart_snapshot(at=clock.now, email=None, phone="+49 151 23456789")
+    post_cart(client, shop, snapshot)
+    worker.tick(clock.now)
+    assert [e.to_address for e in outbox_entries(factory)] == ["+4915123456789"]
+
+
+def test_it_wasnt_me_suppresses_the_address_and_nothing_more_is_sent(
+    client, worker, factory, settings, clock
+):
+    shop = make_shop(factory, settings, now=clock.now)
+    abandon_cart(client, worker, shop, clock, phone=None, consent={"email": True}, confirmed=False)
+    (link,) = _confirmation_links(factory, ANNA)
+    assert client.post(link, data={"answer": "no"}).status_code == 200
+    assert client.post(link, data={"answer": "yes"}).status_code == 200  # too late: suppressed
+    worker.tick(clock.advance(days=4))
+    post_cart(client, shop, cart_snapshot("cart-2", at=clock.advance(days=40), phone=None))
+    worker.tick(clock.now)
+    worker.tick(clock.advance(days=4))
+    assert len(_sent_to(factory, ANNA)) == 1  # only the first confirmation request
+    with factory() as session:
+        assert session.scalars(select(Suppression.address)).all() == [ANNA]
+
+
+def test_a_withdrawal_from_another_cart_does_not_stop_the_shoppers_reminders(
+    client, worker, factory, settings, clock
+):
+    """Finding 3: a snapshot under another cart id naming the victim's addresses with consent
+    false stopped all of the victim's reminders."""
+    shop = make_shop(factory, settings, now=clock.now)
+    abandon_cart(client, worker, shop, clock)  # Anna's own cart, consent confirmed
+    attack = cart_snapshot("attacker-cart", at=clock.now, consent={"email": False, "sms": False})
+    assert post_cart(client, shop, attack).status_code == 202
+    worker.tick(clock.now)
+    worker.tick(clock.advance(minutes=30))
+    assert _reminders(factory, "sms") == [(1, "sms", "sent")]
+    with factory() as session:
+        attacker_cart = session.scalars(
+            select(Cart.id).where(Cart.platform_cart_id == "attacker-cart")
+        ).one()
+    assert [m for m in messages(factory) if m.subject_id == attacker_cart] == []
+
+
+def test_a_withdrawal_from_the_carts_own_browser_stops_its_reminders(
+    client, worker, factory, settings, clock
+):
+    shop = make_shop(factory, settings, now=clock.now)
+    abandon_cart(client, worker, shop, clock)
+    unticked = cart_snapshot(at=clock.advance(minutes=5), consent={"email": False, "sms": False})
+    post_cart(client, shop, unticked)
+    worker.tick(clock.now)
+    worker.tick(clock.advance(days=4))
+    assert outbox_entries(factory) == []
+
+
+def test_a_later_snapshot_with_another_email_starts_a_new_run_for_the_new_address_only(
+    client, worker, factory, settings, clock
+):
+    """Finding 5: a later snapshot for the same cart id with another e-mail sent that cart's
+    reminders to the new address."""
+    shop = make_shop(factory, settings, now=clock.now)
+    abandon_cart(client, worker, shop, clock, phone=None)
+    worker.tick(clock.advance(hours=1))
+    assert _reminders(factory, "email")[0] == (1, "email", "sent")
+    other = cart_snapshot(at=clock.advance(minutes=1), email="mallory@example.org", phone=None)
+    post_cart(client, shop, other)
+    worker.tick(clock.now)
+    worker.tick(clock.advance(days=4))
+    first_run = [
+        m
+        for m in messages(factory)
+        if m.scenario == "cart_recovery" and m.plan_key.split(":")[3] == "1"
+    ]
+    assert [(m.step, m.status) for m in first_run] == [
+        (1, "sent"),
+        (2, "cancelled"),
+        (3, "cancelled"),
+    ]
+    to_mallory = _sent_to(factory, "mallory@example.org")
+    assert [e.subject for e in to_mallory if "potwierdź" not in e.subject.lower()] == []
+
+
+def test_the_shops_newsletter_record_counts_and_a_customer_record_cannot_undo_a_confirmation(
+    client, worker, factory, settings, clock
+):
+    shop = make_shop(factory, settings, now=clock.now)
+    subscriber = {"subscriber_id": "9", "email": "Ola@Example.com", "active": "1"}
+    assert post_webhook(client, shop, "subscriber.create", subscriber).status_code == 202
+    worker.tick(clock.now)
+    abandon_cart(
+        client,
+        worker,
+        shop,
+        clock,
+        email="ola@example.com",
+        phone=None,
+        consent={"email": True},
+        confirmed=False,
+    )
+    assert _sent_to(factory, "ola@example.com") == []  # no confirmation needed
+    worker.tick(clock.advance(hours=1))
+    assert _reminders(factory, "email")[0] == (1, "email", "sent")
+
+    customer = {"user_id": "5", "email": "ola@example.com", "newsletter": "0"}
+    post_webhook(client, shop, "client.edit", customer)
+    worker.tick(clock.now)
+    subscriber["active"] = "0"
+    post_webhook(client, shop, "subscriber.edit", subscriber)  # signed off at the shop
+    worker.tick(clock.now)
+    worker.tick(clock.advance(hours=24))
+    assert _reminders(factory, "email") == [(1, "email", "sent"), (2, "email", "skipped")]
+
+
+def test_a_confirmation_request_uses_no_frequency_cap(client, worker, factory, settings, clock):
+    shop = make_shop(factory, settings, now=clock.now)
+    assert post_cart(client, shop, cart_snapshot(at=clock.now)).status_code == 202
+    worker.tick(clock.now)
+    (link,) = _confirmation_links(factory, ANNA_PHONE)
+    client.post(link, data={"answer": "yes"})
+    worker.tick(clock.advance(minutes=31))  # abandoned: step 1 by SMS, now confirmed
+    worker.tick(clock.advance(minutes=30))
+    sms = [m for m in messages(factory) if m.channel == "sms" and m.status == "sent"]
+    assert [m.scenario for m in sms] == ["consent_confirmation", "cart_recovery"]
+
+
+def test_confirmation_links_are_refused_when_forged_or_for_another_message(
+    client, worker, factory, settings, clock
+):
+    shop = make_shop(factory, settings, now=clock.now)
+    abandon_cart(client, worker, shop, clock, confirmed=False)
+    assert client.get("/k/1.AAAAAAAAAAAAAAAA").status_code == 404
+    reminder = next(m for m in messages(factory) if m.scenario == "cart_recovery")
+    from shoper_retention.links import Links
+
+    forged = Links(settings.secret_key, "").confirmation_url(reminder.id)
+    assert client.post(forged, data={"answer": "yes"}).status_code == 404
