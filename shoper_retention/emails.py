@@ -8,8 +8,9 @@ not wait on a lookup, and delivery failures come back as bounces anyway); displa
 comments, lists, quoted local parts, IP literals and local-only or special-use domains
 (`.test`, `.localhost`) are refused.
 
-The canonical form is the validator's normalised address (NFC, domain lower-cased and decoded
-from IDNA) lower-cased as a whole. RFC 5321 lets a server treat `Anna@` and `anna@` as two
+The canonical form is the validator's normalised address (NFC, domain lower-cased), with the
+domain in its ASCII (IDNA) form whenever the local part is ASCII, so that no mail server needs
+SMTPUTF8 for it, lower-cased as a whole. RFC 5321 lets a server treat `Anna@` and `anna@` as two
 mailboxes, but no mail service a shopper uses does, while a suppression that misses
 `Anna@Example.com` because she once typed `anna@example.com` would mail someone who said no.
 """
@@ -72,4 +73,4 @@ def _validated(value: str) -> str:
         )
     except EmailNotValidError as exc:
         raise ValueError(str(exc)) from None
-    return checked.normalized
+    return checked.ascii_email or checked.normalized

@@ -20,8 +20,8 @@ from shoper_retention.emails import canonical_email, canonical_email_or_none, ma
         ("ANNA+koszyk@EXAMPLE.ORG", "anna+koszyk@example.org"),
         ("anna@sklep.example.pl", "anna@sklep.example.pl"),
         # The domain's Unicode and IDNA spellings are one address.
-        ("anna@Żółw.example.com", "anna@żółw.example.com"),
-        ("anna@xn--w-uga1v8h.example.com", "anna@żółw.example.com"),
+        ("anna@Żółw.example.com", "anna@xn--w-uga1v8h.example.com"),  # no SMTPUTF8 needed
+        ("anna@xn--w-uga1v8h.example.com", "anna@xn--w-uga1v8h.example.com"),
         ("Zażółć@example.com", "zażółć@example.com"),  # SMTPUTF8, as the validator allows
     ],
 )
