@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -48,6 +48,25 @@ def upsert_contact(
     contact.updated_at = now
     session.flush()
     return contact
+
+
+def names_someone_new(session: Session, shop_id: int, info: ContactInfo) -> bool:
+    """True when `info` gives an e-mail or phone the shop has no contact for yet (one look-up
+    on each of the contacts' unique (shop, address) indexes)."""
+    conditions = []
+    if info.email:
+        conditions.append(Contact.email == info.email)
+    if info.phone:
+        conditions.append(Contact.phone == info.phone)
+    if not conditions:
+        return False
+    known = session.execute(
+        select(Contact.email, Contact.phone).where(Contact.shop_id == shop_id, or_(*conditions))
+    ).all()
+    return bool(
+        (info.email and info.email not in {row.email for row in known})
+        or (info.phone and info.phone not in {row.phone for row in known})
+    )
 
 
 def _by(session: Session, shop_id: int, column: object, value: str) -> Contact | None:

@@ -37,17 +37,6 @@ class CartItem:
     product_url: str = ""
     variant_id: str = ""
 
-    def as_json(self) -> dict[str, str | int]:
-        return {
-            "product_id": self.product_id,
-            "variant_id": self.variant_id,
-            "name": self.name,
-            "price": str(self.price),
-            "quantity": self.quantity,
-            "image_url": self.image_url,
-            "product_url": self.product_url,
-        }
-
 
 @dataclass(frozen=True)
 class CartChanged:

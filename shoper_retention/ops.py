@@ -7,11 +7,12 @@ import ipaddress
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from flask import Blueprint, abort, jsonify, render_template, request
+from flask import Blueprint, abort, current_app, jsonify, render_template, request
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -45,12 +46,29 @@ def _write_probe(session: Session, name: str, at: datetime) -> None:
     )
 
 
+PROBE_INTERVAL = 1.0  # seconds: /healthz is public, and each probe takes the write lock
+
+
+def _probe_writes(svc: Any) -> None:
+    """Write the probe, at most once a second per process: a caller polling /healthz in a
+    loop must not queue writes in front of the webhooks (the last outcome is reused)."""
+    last = current_app.extensions.setdefault("shoper_retention.probe", {"at": -1e9, "error": None})
+    if time.monotonic() - last["at"] >= PROBE_INTERVAL:
+        last["at"], last["error"] = time.monotonic(), None
+        try:
+            with svc.factory() as session, session.begin():
+                _write_probe(session, f"{socket.gethostname()}:{os.getpid()}"[:128], svc.clock())
+        except Exception as exc:
+            last["error"] = exc
+    if last["error"] is not None:
+        raise last["error"]
+
+
 @blueprint.get("/healthz")
 def healthz() -> Any:
     svc = services()
     try:
-        with svc.factory() as session, session.begin():
-            _write_probe(session, f"{socket.gethostname()}:{os.getpid()}"[:128], svc.clock())
+        _probe_writes(svc)
         with svc.factory() as session:
             beat = session.scalars(
                 select(WorkerHeartbeat.beat_at).order_by(WorkerHeartbeat.beat_at.desc()).limit(1)

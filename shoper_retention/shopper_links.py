@@ -22,7 +22,11 @@ blueprint = Blueprint("shopper", __name__)
 @blueprint.before_request
 def _limit() -> None:
     """Every shopper link (each route of this blueprint) counts against one per-address
-    limit: a valid token replayed in a loop would otherwise write a row per request."""
+    limit: a valid token replayed in a loop would otherwise write a row per request. Except
+    an unsubscribe's POST: mailbox providers send RFC 8058 one-click POSTs for many people
+    from a few addresses, an opt-out must never wait, and repeating one changes nothing."""
+    if request.method == "POST" and request.path.startswith("/u/"):
+        return
     services().limits.hit(SHOPPER_LINKS_PER_IP, request_client())
 
 
@@ -56,6 +60,17 @@ def click(token: str) -> Any:
     return redirect(target, code=302)
 
 
+def _message_and_page(session: Any, message_id: int) -> tuple[Message, dict[str, Any]] | None:
+    """The message a shopper's token names, and what its page says of the shop; None when it
+    is gone."""
+    message = session.get(Message, message_id)
+    shop = session.get(Shop, message.shop_id) if message else None
+    if message is None or shop is None:
+        return None
+    page = {"language": shop.language, "shop_name": shop.name, "channel": message.channel}
+    return message, page
+
+
 @blueprint.route("/u/<token>", methods=["GET", "POST"])
 def unsubscribe_page(token: str) -> Any:
     svc = services()
@@ -64,15 +79,10 @@ def unsubscribe_page(token: str) -> Any:
     except InvalidLink:
         return _page("error.html", 404, language="en")
     with svc.factory() as session, session.begin():
-        message = session.get(Message, message_id)
-        shop = session.get(Shop, message.shop_id) if message else None
-        if message is None or shop is None:
+        found = _message_and_page(session, message_id)
+        if found is None:
             return _page("error.html", 404, language="en")
-        context: dict[str, Any] = {
-            "language": shop.language,
-            "shop_name": shop.name,
-            "channel": message.channel,
-        }
+        message, context = found
         if request.method == "GET":
             return _page("unsubscribe.html", token=token, done=False, **context)
         # One-click (RFC 8058: body List-Unsubscribe=One-Click) or our page's confirm button.
@@ -92,16 +102,12 @@ def confirm_consent(token: str) -> Any:
     except InvalidLink:
         return _page("error.html", 404, language="en")
     with svc.factory() as session, session.begin():
-        message = session.get(Message, message_id)
-        shop = session.get(Shop, message.shop_id) if message else None
-        if message is None or shop is None or consent.claim_of(session, message) is None:
+        found = _message_and_page(session, message_id)
+        if found is None or consent.claim_of(session, found[0]) is None:
             return _page("error.html", 404, language="en")
-        context: dict[str, Any] = {
-            "language": shop.language,
-            "shop_name": shop.name,
-            "channel": message.channel,
-        }
-        if not shop.active:
+        message, context = found
+        shop = session.get(Shop, message.shop_id)
+        if shop is None or not shop.active:
             return _page("error.html", 404, **context)
         answer = request.form.get("answer", "") if request.method == "POST" else ""
         if answer == "yes":

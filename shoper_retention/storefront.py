@@ -10,13 +10,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, g, jsonify, request
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
-from shoper_retention import inbox
+from shoper_retention import contacts, inbox
 from shoper_retention.app import services
 from shoper_retention.errors import Forbidden, PayloadTooLarge, UnknownShop
-from shoper_retention.events import ContactInfo
-from shoper_retention.models import Contact, Shop
+from shoper_retention.models import Shop
 from shoper_retention.rate_limits import (
     NEW_CONTACTS_PER_SHOP,
     STOREFRONT_PER_IP,
@@ -82,25 +81,6 @@ def _limit_client() -> None:
     services().limits.hit(STOREFRONT_PER_IP, request_client())
 
 
-def _names_new_contact(session: Any, shop_id: int, contact: ContactInfo) -> bool:
-    """True when the snapshot gives an e-mail or phone the shop has no contact for yet
-    (one look-up on each of the contacts' unique (shop, address) indexes)."""
-    conditions = []
-    if contact.email:
-        conditions.append(Contact.email == contact.email)
-    if contact.phone:
-        conditions.append(Contact.phone == contact.phone)
-    if not conditions:
-        return False
-    known = session.execute(
-        select(Contact.email, Contact.phone).where(Contact.shop_id == shop_id, or_(*conditions))
-    ).all()
-    return bool(
-        (contact.email and contact.email not in {row.email for row in known})
-        or (contact.phone and contact.phone not in {row.phone for row in known})
-    )
-
-
 def _dedupe_key(cart_id: str, body: bytes) -> str:
     """The same snapshot sent twice is stored once. The key column holds 128 characters and a
     cart id may have 128 itself, so the id is cut short, never the body hash (which covers the
@@ -131,7 +111,7 @@ def cart_event(public_key: str) -> Any:
         shop = _shop(session, public_key)
         _check_origin(shop)
         snapshot = parse_snapshot(body, now, shop.country)  # 400 naming the field at fault
-        if _names_new_contact(session, shop.id, snapshot.contact):
+        if contacts.names_someone_new(session, shop.id, snapshot.contact):
             # Each new address is someone we may message: a shop meets only so many an hour.
             svc.limits.hit(NEW_CONTACTS_PER_SHOP, public_key)
         stored = inbox.store(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -56,13 +55,7 @@ def test_a_valid_snapshot_is_accepted_and_becomes_a_cart_with_contact_and_consen
     assert worker.tick(clock.now).ingested == 1
 
     (cart,) = carts(factory)
-    assert (cart.shop_id, cart.platform_cart_id, cart.status, cart.currency) == (
-        shop.id,
-        "cart-77",
-        "open",
-        "PLN",
-    )
-    assert cart.total == Decimal("99.80")
+    assert (cart.shop_id, cart.platform_cart_id, cart.status) == (shop.id, "cart-77", "open")
     # Only what names the product: its text comes from the shop's catalogue.
     assert cart.items == [{"product_id": "101", "variant_id": "", "quantity": 2}]
     with factory() as session:
@@ -324,7 +317,6 @@ def test_an_older_snapshot_arriving_after_a_newer_one_does_not_roll_the_cart_bac
 
     (cart,) = carts(factory)
     assert [i["product_id"] for i in cart.items] == ["303"]
-    assert cart.total == Decimal("89.00")
     assert cart.snapshot_at == first_at + timedelta(minutes=5)
     assert [row.status for row in inbox_rows(factory)] == ["processed", "processed"]
 
@@ -339,7 +331,7 @@ def test_a_newer_snapshot_updates_the_cart(
     worker.tick(clock.now)
 
     (cart,) = carts(factory)
-    assert cart.total == Decimal("267.00")
+    assert cart.items == [{"product_id": "303", "variant_id": "", "quantity": 3}]
     assert cart.last_activity_at == clock.now
 
 

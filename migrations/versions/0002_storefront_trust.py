@@ -1,5 +1,8 @@
 """storefront trust: consent assurance and cart scope, catalogue cache, inbox purge, health probe
 
+A cart's total and currency came from the storefront's claims; messages now take prices from
+the catalogue in the shop's currency, so those columns go.
+
 Revision ID: 0002
 Revises: 0001
 Create Date: 2026-12-04 18:26:19.730251
@@ -56,6 +59,10 @@ def upgrade() -> None:
     with op.batch_alter_table('consents', schema=None) as batch_op:
         batch_op.alter_column('assurance', server_default=None)
 
+    with op.batch_alter_table('carts', schema=None) as batch_op:
+        batch_op.drop_column('currency')
+        batch_op.drop_column('total')
+
     with op.batch_alter_table('inbox', schema=None) as batch_op:
         batch_op.add_column(sa.Column('purged_at', shoper_retention.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index('ix_inbox_purged_at_processed_at', ['purged_at', 'processed_at'], unique=False)
@@ -63,6 +70,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('carts', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('total', sa.Numeric(precision=12, scale=2), nullable=False, server_default='0'))
+        batch_op.add_column(sa.Column('currency', sa.String(length=3), nullable=False, server_default='PLN'))
+
     with op.batch_alter_table('inbox', schema=None) as batch_op:
         batch_op.drop_index('ix_inbox_purged_at_processed_at')
         batch_op.drop_column('purged_at')

@@ -30,8 +30,6 @@ class Cart(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     run: Mapped[int] = mapped_column(default=1)
     items: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    currency: Mapped[str] = mapped_column(String(3))
-    total: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     restore_url: Mapped[str] = mapped_column(Text, default="")
     # A random token naming this cart in restore links, so links never carry our row ids.
     token: Mapped[str] = mapped_column(String(32), unique=True)

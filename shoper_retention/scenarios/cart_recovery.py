@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select, update
@@ -293,7 +292,6 @@ def apply_cart_snapshot(session: Session, shop: Shop, event: CartChanged, now: d
             started_at=event.received_at,
             last_activity_at=event.received_at,
             snapshot_at=_order_key(event),
-            currency=event.currency,
         )
         session.add(cart)
         session.flush()  # the consent claims below name the cart
@@ -389,8 +387,6 @@ def _apply_contents(
         cart.started_at = event.received_at
         cart.abandoned_at = None
     cart.items = items
-    cart.currency = event.currency
-    cart.total = sum((i.price * i.quantity for i in event.items), Decimal("0"))
     cart.last_activity_at = event.received_at
     cart.snapshot_at = _order_key(event)
     if event.restore_url:

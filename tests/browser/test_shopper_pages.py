@@ -41,7 +41,7 @@ def first_reminder(
             None,
             "sms",
             "+48600100200",
-            "Czy na pewno nie chcesz otrzymywać SMS-ów marketingowych od Sklep Testowy?",
+            "Czy na pewno nie chcesz otrzymywać SMS-ów marketingowych od sklepu Sklep Testowy?",
             "Tak, wypisz mnie",
             "Wypisano",
         ),
@@ -146,3 +146,52 @@ def test_a_damaged_tracked_link_is_a_404_page_not_a_redirect(client):
     assert answer.status_code == 404
     assert "Location" not in answer.headers
     assert "This link is not valid" in answer.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("language", "asks", "yes", "thanks"),
+    [
+        (
+            "pl",
+            "Czy chcesz otrzymywać SMS-y z ofertami od sklepu Sklep Testowy?",
+            "Tak, potwierdzam",
+            "Dziękujemy!",
+        ),
+        (
+            "en",
+            "Do you want to get offers from Sklep Testowy by text messages?",
+            "Yes, I agree",
+            "Thank you!",
+        ),
+    ],
+    ids=["polish-shop", "english-shop"],
+)
+def test_the_confirmation_page_asks_first_and_confirms_on_the_click(
+    page: Page, live_server: LiveServer, client, worker, factory, settings, clock,
+    language, asks, yes, thanks,
+):  # fmt: skip
+    from shoper_retention.models import Consent
+
+    shop = make_shop(factory, settings, now=clock.now, language=language)
+    snapshot = cart_snapshot(at=clock.now, email=None, consent={"sms": True})
+    assert post_cart(client, shop, snapshot).status_code == 202
+    worker.tick(clock.now)
+    (request,) = [m for m in messages(factory, shop.id) if m.scenario == "consent_confirmation"]
+    (entry,) = outbox_entries(factory)
+    assert Links(settings.secret_key, settings.public_url).confirmation_url(request.id) in (
+        entry.body_text
+    )
+
+    def confirmed() -> list[str]:
+        with factory() as session:
+            return list(session.scalars(select(Consent.assurance).where(Consent.cart_id.is_(None))))
+
+    response = page.goto(Links(settings.secret_key, live_server.url).confirmation_url(request.id))
+    assert response is not None and response.status == 200
+    expect(page.locator("html")).to_have_attribute("lang", language)
+    expect(page.locator("main p")).to_have_text(asks)
+    assert confirmed() == []  # opening the link (or a mail scanner fetching it) is not consent
+    expect(page.locator("#yes")).to_have_text(yes)
+    page.locator("#yes").click()
+    expect(page.locator("#confirmed")).to_have_text(thanks)
+    assert confirmed() == ["confirmed"]
