@@ -42,6 +42,17 @@ def _bytes(value: str | bytes) -> bytes:
     return value.encode() if isinstance(value, str) else value
 
 
+MAX_ROW_ID = 2**31 - 1  # the id columns are 32-bit integers on PostgreSQL
+
+
+def _row_id(value: str) -> int:
+    """A row id from a signed token: only ever our own, but a database must never be asked
+    for one its column cannot hold (PostgreSQL answers that with an error, not "no row")."""
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_ROW_ID:
+        raise InvalidLink("malformed token")
+    return int(value)
+
+
 # A link name in a click token is one letter; the message resolves it to a target.
 LINK_CODES = {"cart": "c", "shop": "s"}
 LINK_NAMES = {code: name for name, code in LINK_CODES.items()}
@@ -73,10 +84,7 @@ class Links:
 
     @classmethod
     def _message_id(cls, signer: Signer, token: str) -> int:
-        value = cls._unsign(signer, token)
-        if not (value.isascii() and value.isdigit()):
-            raise InvalidLink("malformed token")
-        return int(value)
+        return _row_id(cls._unsign(signer, token))
 
     def click_url(self, message_id: int, link: str) -> str:
         """`link` names a target the message resolves (e.g. "cart"), never a URL."""
@@ -86,9 +94,9 @@ class Links:
     def read_click(self, token: str) -> tuple[int, str]:
         value = self._unsign(self._click, token)
         number, code = value[:-1], value[-1:]
-        if not number.isdigit() or code not in LINK_NAMES:
+        if code not in LINK_NAMES:
             raise InvalidLink("malformed click token")
-        return int(number), LINK_NAMES[code]
+        return _row_id(number), LINK_NAMES[code]
 
     def settings_form_token(self, shop_id: int, now: datetime) -> str:
         return self._settings_form.dumps([shop_id, int(now.timestamp())])
@@ -103,7 +111,7 @@ class Links:
             raise InvalidLink("malformed settings form token") from exc
         if not timedelta(0) - SKEW <= now - signed_at <= SETTINGS_FORM_MAX_AGE:
             raise InvalidLink("settings form token expired")
-        return int(shop_id)
+        return _row_id(str(shop_id))
 
     @staticmethod
     def _unsign(signer: Signer, token: str) -> str:

@@ -160,7 +160,11 @@ def _int(form: Mapping[str, str], name: str, low: int, high: int) -> int:
 
 
 def _clock_time(form: Mapping[str, str], name: str) -> time:
+    """A wall-clock time in the shop's zone: `09:00`, never one with its own UTC offset."""
     try:
-        return time.fromisoformat(form.get(name, ""))
+        value = time.fromisoformat(form.get(name, ""))
     except ValueError:
         raise BadInput("must be a time like 09:00", field=name) from None
+    if value.tzinfo is not None:
+        raise BadInput("must be a time like 09:00", field=name)
+    return value

@@ -100,6 +100,12 @@ def events_preflight(public_key: str) -> Any:
 def cart_event(public_key: str) -> Any:
     svc = services()
     svc.limits.hit(STOREFRONT_PER_SHOP, public_key)  # before any work for the shop
+    with svc.factory() as session:
+        # The shop and the origin first, so that every refusal, a too large body included,
+        # carries CORS for the shop's own pages (the widget then reads why).
+        shop = _shop(session, public_key)
+        _check_origin(shop)
+        shop_id, region = shop.id, shop.country
     limit = svc.settings.max_storefront_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"body over {limit} bytes")
@@ -107,17 +113,15 @@ def cart_event(public_key: str) -> Any:
     if len(body) > limit:
         raise PayloadTooLarge(f"body over {limit} bytes")
     now = svc.clock()
+    snapshot = parse_snapshot(body, now, region)  # 400 naming the field at fault
     with svc.factory() as session, session.begin():
-        shop = _shop(session, public_key)
-        _check_origin(shop)
-        snapshot = parse_snapshot(body, now, shop.country)  # 400 naming the field at fault
-        if contacts.names_someone_new(session, shop.id, snapshot.contact):
+        if contacts.names_someone_new(session, shop_id, snapshot.contact):
             # Each new address is someone we may message: a shop meets only so many an hour.
             svc.limits.hit(NEW_CONTACTS_PER_SHOP, public_key)
         stored = inbox.store(
             session,
             inbox.new_row(
-                shop_id=shop.id,
+                shop_id=shop_id,
                 source="storefront",
                 event_name="cart",
                 dedupe_key=_dedupe_key(snapshot.cart_id, body),

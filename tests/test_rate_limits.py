@@ -290,3 +290,20 @@ def test_a_limit_frees_up_once_its_window_has_passed(settings, factory, clock):
     assert client.get("/c/not-a-token", environ_base=A).status_code == 429
     time.sleep(1.1)
     assert client.get("/c/not-a-token", environ_base=A).status_code == 404
+
+
+def test_two_processes_sharing_redis_share_one_limit(settings, factory, clock):
+    """Each web process is its own app: with the counters in the machine's Redis, a client
+    meets one limit across them instead of one per process."""
+    shared = settings.with_(
+        rate_limit_storage_url="redis://127.0.0.1:6379", limit_storefront_per_ip="3/minute"
+    )
+    first = build(shared, factory, clock).test_client()
+    second = build(shared, factory, clock).test_client()
+    shop = make_shop(factory, settings, now=clock.now)
+    client_env = {"REMOTE_ADDR": f"192.0.2.{int(time.time() * 1000) % 250 + 1}"}
+    answers = [
+        cart(app, shop, clock, n, client_env).status_code
+        for n, app in enumerate([first, second, first, second])
+    ]
+    assert answers == [202, 202, 202, 429]
