@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,6 +32,9 @@ RETRY_MAX = timedelta(hours=6)
 READ_LEASE = timedelta(minutes=5)
 BATCH = 20  # rows claimed per transaction
 MAX_READS = 200  # reads per worker pass, so a flood of new ids cannot starve dispatch
+# Ids waiting for their first read, per shop: beyond it a snapshot's new ids are not noted
+# (a real shop's carts name its products again and again; a flood names new ones).
+MAX_PENDING_PER_SHOP = 1000
 
 PRODUCT_ID_MAX = 64  # the columns' width; longer ids cannot be a platform's
 
@@ -152,6 +155,16 @@ def note_products(
     new = [p for p in pairs if p not in known]
     if not new:
         return 0
+    waiting = session.scalar(
+        select(func.count(CatalogueProduct.id)).where(
+            CatalogueProduct.shop_id == shop_id, CatalogueProduct.status == "pending"
+        )
+    )
+    if (waiting or 0) + len(new) > MAX_PENDING_PER_SHOP:
+        # Snapshots naming ids by the thousand: the shop's real products are read already
+        # or soon; the message then goes with what is known (`cart_lines`).
+        log.warning("shop %s: %s catalogue reads waiting; new ids not noted", shop_id, waiting)
+        return 0
     statement = _NOTE_STATEMENTS[session.get_bind().dialect.name]
     session.execute(
         statement,
@@ -174,26 +187,39 @@ def note_products(
 
 
 def due_products(session: Session, now: datetime, limit: int) -> list[DueProduct]:
-    """Claim up to `limit` rows due for a read (new ids first, then by due time) of active
-    shops, pushing each `READ_LEASE` ahead so no other pass takes it meanwhile."""
-    rows = session.scalars(
-        select(CatalogueProduct)
-        .join(Shop, Shop.id == CatalogueProduct.shop_id)
-        .where(CatalogueProduct.due_at <= now, Shop.status == "active")
-        .order_by(CatalogueProduct.due_at, CatalogueProduct.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=CatalogueProduct)
-    ).all()
-    shops: dict[int, Shop] = {}
-    due = []
-    for row in rows:
-        shop = shops.get(row.shop_id) or session.get(Shop, row.shop_id)
+    """Claim up to `limit` rows due for a read of active shops, pushing each `READ_LEASE`
+    ahead so no other pass takes it meanwhile. Shared out between the shops with due rows
+    (the longest-waiting first), so one shop's flood of ids cannot hold back another's."""
+    due = CatalogueProduct.due_at <= now
+    shop_ids = list(
+        session.scalars(
+            select(CatalogueProduct.shop_id)
+            .join(Shop, Shop.id == CatalogueProduct.shop_id)
+            .where(due, Shop.status == "active")
+            .group_by(CatalogueProduct.shop_id)
+            .order_by(func.min(CatalogueProduct.due_at))
+            .limit(limit)
+        )
+    )
+    per_shop = max(1, limit // max(1, len(shop_ids)))
+    claimed: list[DueProduct] = []
+    for shop_id in shop_ids:
+        shop = session.get(Shop, shop_id)
         if shop is None:
             continue
-        shops[shop.id] = shop
-        row.due_at = now + READ_LEASE
-        due.append(DueProduct(row.id, shop, row.product_id, row.variant_id))
-    return due
+        rows = session.scalars(
+            select(CatalogueProduct)
+            .where(CatalogueProduct.shop_id == shop_id, due)
+            .order_by(CatalogueProduct.due_at, CatalogueProduct.id)
+            .limit(min(per_shop, limit - len(claimed)))
+            .with_for_update(skip_locked=True)
+        ).all()
+        for row in rows:
+            row.due_at = now + READ_LEASE
+            claimed.append(DueProduct(row.id, shop, row.product_id, row.variant_id))
+        if len(claimed) >= limit:
+            break
+    return claimed
 
 
 def record_found(session: Session, row_id: int, info: ProductInfo, now: datetime) -> None:
@@ -284,8 +310,6 @@ def refresh_due(
                 else:
                     record_found(session, due.row_id, info, now)
                     report.found += 1
-        if len(claimed) < batch:
-            break
     return report
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select, text
 from sqlalchemy.orm import Session
 
 from shoper_retention import outbox, shop_config
@@ -167,7 +167,7 @@ def request_confirmation(
     days. The contact row is locked so two claims ingested at once plan one request."""
     if state(session, shop, claim.channel, claim.address, cart_id=claim.cart_id) != "pending":
         return None
-    session.get(Contact, contact.id, with_for_update=True)
+    _lock_address(session, shop.id, claim.channel, claim.address)
     if recent_confirmation(session, shop.id, claim.channel, claim.address, now):
         return None
     plan = outbox.Plan(
@@ -184,11 +184,24 @@ def request_confirmation(
     return outbox.schedule(session, plan, now)
 
 
+def _lock_address(session: Session, shop_id: int, channel: str, address: str) -> None:
+    """Two claims for one address ingested at once (they may belong to two contacts) must plan
+    one request: on PostgreSQL a transaction-scoped advisory lock on the address; SQLite runs
+    one write transaction at a time anyway."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"confirmation:{shop_id}:{channel}:{address}"},
+        )
+
+
 def recent_confirmation(
     session: Session, shop_id: int, channel: str, address: str, now: datetime
 ) -> bool:
-    """Whether a confirmation request to `address` was planned in the last 30 days, whatever
-    became of it: the limit protects the address's owner from whoever keeps asking."""
+    """Whether a confirmation request to `address` was planned in the last 30 days and not
+    called off before it went: the limit protects the address's owner from whoever keeps
+    asking, but one cancelled unsent (its claim withdrawn at once) must not block the owner's
+    own request."""
     return (
         session.scalars(
             select(Message.id)
@@ -202,6 +215,7 @@ def recent_confirmation(
                 Message.channel == channel,
                 Consent.address == address,
                 Message.planned_at > now - CONFIRMATION_INTERVAL,
+                or_(Message.status.not_in(("cancelled", "skipped")), Message.sent_at.is_not(None)),
             )
             .limit(1)
         ).first()
@@ -255,6 +269,6 @@ def apply_platform(
     with us."""
     if not granted and withdraws_only_own_grant:
         latest = _latest(session, contact.shop_id, channel, address, None)
-        if latest is None or not latest.granted or latest.assurance != PLATFORM:
+        if latest is None or not latest.granted or latest.source != source:
             return
     record(session, contact, channel, address, granted, now, source=source, assurance=PLATFORM)

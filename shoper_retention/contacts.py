@@ -19,8 +19,11 @@ def upsert_contact(
 ) -> Contact | None:
     """The contact for `info`, created or filled in; None when it names nobody reachable.
 
-    `trusted` data (a platform's signed order) may change a known contact's phone; the
-    storefront, which anyone can post to, only fills in what is missing."""
+    Only `trusted` data (a platform's signed order or customer record) changes a known
+    contact: the storefront, which anyone can post to, never adds a phone, an e-mail or a name
+    to someone (a phone planted on a stranger's contact would let an order with that phone end
+    her reminders, and a name would greet her in every message). What a cart's snapshot says
+    stays on the cart."""
     if not info.email and not info.phone:
         return None
     contact = None
@@ -28,6 +31,8 @@ def upsert_contact(
         contact = _by(session, shop_id, Contact.email, info.email)
     if contact is None and info.phone:
         contact = _by(session, shop_id, Contact.phone, info.phone)
+    if contact is not None and not trusted:
+        return contact
     if contact is None:
         contact = Contact(shop_id=shop_id, created_at=now, updated_at=now)
         session.add(contact)
@@ -38,8 +43,7 @@ def upsert_contact(
         owner = _by(session, shop_id, Contact.phone, info.phone)
         if owner is None or owner is contact:
             contact.phone = info.phone
-    # An untrusted post must not rename someone: the name appears in that person's messages.
-    if info.first_name and (trusted or not contact.first_name):
+    if info.first_name and trusted:
         contact.first_name = info.first_name[:100]
     if info.language:
         contact.language = info.language

@@ -295,9 +295,10 @@ class Dispatcher:
         create = self.coupons_for(session, now) if self.coupons_for else None
         services = _Services(session, create, self.links)
         context = scenario.context(session, shop, message, now, services)
+        # The shop's own record of the name, unless the scenario knows better (a cart's).
+        context.setdefault("contact", {"first_name": contact.first_name})
         context.update(
             shop={"name": shop.name or shop.shop_url, "url": shop.shop_url},
-            contact={"first_name": contact.first_name},
             cart_url=self.links.click_url(message.id, "cart"),
             shop_url=self.links.click_url(message.id, "shop"),
         )

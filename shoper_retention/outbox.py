@@ -55,6 +55,7 @@ def schedule(session: Session, plan: Plan, now: datetime) -> Message | None:
         subject_type=plan.subject_type,
         subject_id=plan.subject_id,
         step=plan.step,
+        run=plan.run,
         channel=plan.channel,
         marketing=plan.marketing,
         plan_key=plan.plan_key,

@@ -175,3 +175,24 @@ def test_a_pass_reads_each_due_product_once_in_small_batches(factory, settings, 
     assert report.missing == 40  # capped per pass
     assert len(set(reader.calls)) == len(reader.calls) == 40
     assert catalogue.refresh_due(factory, reader, clock.now, batch=10).missing == 5
+
+
+def test_one_shops_flood_of_ids_does_not_hold_back_another_shops_product(factory, settings, clock):
+    flooded = make_shop(factory, settings, now=clock.now, products={})
+    other = make_shop(factory, settings, now=clock.now, products={})
+    with factory() as session, session.begin():
+        catalogue.note_products(session, flooded.id, [(str(n), "") for n in range(900)], clock.now)
+        catalogue.note_products(session, other.id, [("7", "")], clock.now + timedelta(seconds=1))
+    reader = FakeReader({("7", ""): MUG})
+    catalogue.refresh_due(factory, reader, clock.now + timedelta(seconds=1), max_reads=20)
+    assert (other.id, "7", "") in reader.calls  # in the first batch, beside the flood
+    assert len(reader.calls) == 20
+
+
+def test_a_shop_with_too_many_ids_waiting_notes_no_new_ones(factory, settings, clock):
+    shop = make_shop(factory, settings, now=clock.now, products={})
+    flood = [(str(n), "") for n in range(catalogue.MAX_PENDING_PER_SHOP)]
+    with factory() as session, session.begin():
+        assert catalogue.note_products(session, shop.id, flood, clock.now) == len(flood)
+        assert catalogue.note_products(session, shop.id, [("x", "")], clock.now) == 0
+    assert ("x", "") not in _rows(factory)

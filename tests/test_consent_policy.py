@@ -5,6 +5,7 @@ the owner's confirmation by default, SMS always does, and the shop's own records
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -14,6 +15,7 @@ from tests.support import (
     cart_snapshot,
     make_shop,
     messages,
+    order_payload,
     outbox_entries,
     post_cart,
     post_webhook,
@@ -283,3 +285,71 @@ def test_confirmation_links_are_refused_when_forged_or_for_another_message(
 
     forged = Links(settings.secret_key, "").confirmation_url(reminder.id)
     assert client.post(forged, data={"answer": "yes"}).status_code == 404
+
+
+def test_a_claimed_first_run_message_never_goes_to_the_second_address(
+    client, worker, factory, settings, clock
+):
+    """A worker claimed step 1 and died; meanwhile the cart named another address. After the
+    lease the message comes back: it belongs to the first run and must go nowhere."""
+    from shoper_retention import outbox
+
+    shop = make_shop(factory, settings, now=clock.now)
+    abandon_cart(client, worker, shop, clock, phone=None)
+    with factory() as session, session.begin():
+        (claimed,) = outbox.claim_due(
+            session, clock.now + timedelta(hours=1), 1, timedelta(minutes=5), lease_now=clock.now
+        )
+        assert claimed.step == 1
+    bob = cart_snapshot(at=clock.advance(minutes=1), email="bob@example.com", phone=None)
+    assert post_cart(client, shop, bob, confirmed=True).status_code == 202
+    worker.tick(clock.now)
+    worker.tick(clock.set(claimed.lease_until + timedelta(seconds=1)))  # the claim comes back
+    assert _sent_to(factory, "bob@example.com") == []
+    first = next(m for m in messages(factory) if m.id == claimed.id)
+    assert (first.status, first.reason) == ("cancelled", "the cart started again")
+
+
+def test_a_confirmation_called_off_unsent_does_not_block_the_owners_own(
+    client, worker, factory, settings, clock
+):
+    """A stranger claims and at once withdraws consent for her address: the request is
+    cancelled unsent, and must not use up her one request in 30 days."""
+    shop = make_shop(factory, settings, now=clock.now)
+    tick = cart_snapshot("evil", at=clock.now, phone=None, consent={"email": True})
+    untick = cart_snapshot("evil", at=clock.now, phone=None, consent={"email": False})
+    post_cart(client, shop, tick)
+    post_cart(client, shop, untick)
+    worker.tick(clock.now)
+    assert _sent_to(factory, ANNA) == []
+    hers = cart_snapshot("hers", at=clock.advance(days=1), phone=None, consent={"email": True})
+    post_cart(client, shop, hers)
+    worker.tick(clock.now)
+    assert len(_confirmation_links(factory, ANNA)) == 1
+
+
+def test_a_stranger_cannot_plant_a_phone_whose_order_ends_her_reminders(
+    client, worker, factory, settings, clock
+):
+    shop = make_shop(factory, settings, now=clock.now)
+    abandon_cart(client, worker, shop, clock, phone=None)
+    planted = cart_snapshot("x", at=clock.now, phone="+48 601 222 333", items=[])
+    post_cart(client, shop, planted)
+    worker.tick(clock.now)
+    order = order_payload("666", at=clock.now, email="throwaway@example.org", phone="601222333")
+    assert post_webhook(client, shop, "order.create", order).status_code == 202
+    worker.tick(clock.advance(minutes=30))
+    assert _reminders(factory, "email") == [(1, "email", "sent")]
+
+
+def test_a_customer_record_without_the_newsletter_leaves_a_newsletter_sign_up_alone(
+    client, worker, factory, settings, clock
+):
+    shop = make_shop(factory, settings, now=clock.now)
+    subscriber = {"subscriber_id": "9", "email": ANNA, "active": "1"}
+    post_webhook(client, shop, "subscriber.create", subscriber)
+    post_webhook(client, shop, "client.create", {"user_id": "5", "email": ANNA, "newsletter": "0"})
+    worker.tick(clock.now)
+    abandon_cart(client, worker, shop, clock, phone=None, confirmed=False)
+    worker.tick(clock.advance(minutes=30))
+    assert _reminders(factory, "email") == [(1, "email", "sent")]

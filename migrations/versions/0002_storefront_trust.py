@@ -1,7 +1,8 @@
 """storefront trust: consent assurance and cart scope, catalogue cache, inbox purge, health probe
 
 A cart's total and currency came from the storefront's claims; messages now take prices from
-the catalogue in the shop's currency, so those columns go.
+the catalogue in the shop's currency, so those columns go. A cart keeps the first name its
+snapshots gave (never the contact), and a message its subject's run.
 
 Revision ID: 0002
 Revises: 0001
@@ -62,6 +63,26 @@ def upgrade() -> None:
     with op.batch_alter_table('carts', schema=None) as batch_op:
         batch_op.drop_column('currency')
         batch_op.drop_column('total')
+        batch_op.add_column(sa.Column('first_name', sa.String(length=40), nullable=False, server_default=''))
+    with op.batch_alter_table('carts', schema=None) as batch_op:
+        batch_op.alter_column('first_name', server_default=None)
+
+    # A message's run: the cart run of its plan key (`scenario:type:id:run:step:channel`).
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('run', sa.Integer(), nullable=False, server_default='1'))
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.alter_column('run', server_default=None)
+    bind = op.get_bind()
+    waiting = bind.execute(
+        sa.text("SELECT id, plan_key FROM messages WHERE status IN ('scheduled', 'claimed')")
+    ).all()
+    for message_id, plan_key in waiting:
+        parts = plan_key.split(':')
+        if len(parts) == 6 and parts[3].isdigit() and parts[3] != '1':
+            bind.execute(
+                sa.text("UPDATE messages SET run = :run WHERE id = :id"),
+                {"run": int(parts[3]), "id": message_id},
+            )
 
     with op.batch_alter_table('inbox', schema=None) as batch_op:
         batch_op.add_column(sa.Column('purged_at', shoper_retention.db.UTCDateTime(timezone=True), nullable=True))
@@ -70,6 +91,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.drop_column('run')
+
+    with op.batch_alter_table('carts', schema=None) as batch_op:
+        batch_op.drop_column('first_name')
+
     with op.batch_alter_table('carts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('total', sa.Numeric(precision=12, scale=2), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('currency', sa.String(length=3), nullable=False, server_default='PLN'))

@@ -34,7 +34,7 @@ from shoper_retention.connectors.base import (
 )
 from shoper_retention.email_html import inline_css
 from shoper_retention.emails import canonical_email_or_none
-from shoper_retention.emails import masked as mask_address
+from shoper_retention.emails import masked as masked_address
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ class SmtpConnector:
     def _deliver(
         self, mail: EmailMessage, envelope_from: str, recipient: str, provider_id: str
     ) -> Outcome:
-        masked = mask_address(recipient)
+        masked = masked_address(recipient)
         try:
             if self._conn is None or self._conn.sock is None:
                 self._disconnect()
@@ -225,7 +225,10 @@ class SmtpConnector:
             if not _permanent(exc.smtp_code):
                 return Retry(f"SMTP login deferred: {_describe(exc)}")
             log.warning(
-                "SMTP %s:%s refused login for %s", self.host, self.port, mask_address(self.username)
+                "SMTP %s:%s refused login for %s",
+                self.host,
+                self.port,
+                masked_address(self.username),
             )
             return Paused(f"SMTP login refused: {_describe(exc)}")
         except smtplib.SMTPNotSupportedError as exc:

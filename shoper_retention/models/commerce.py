@@ -53,6 +53,9 @@ class Cart(Base):
     # redirect that person's messages, nor read their carts.
     email: Mapped[str | None] = mapped_column(String(255), default=None)
     phone: Mapped[str | None] = mapped_column(String(20), default=None)
+    # The first name this cart's snapshots gave (one that looks like a name): it greets only
+    # in this cart's messages, never on the contact.
+    first_name: Mapped[str] = mapped_column(String(40), default="")
 
 
 class Order(Base):

@@ -31,6 +31,9 @@ class Message(Base):
     subject_type: Mapped[str] = mapped_column(String(16))  # cart, order, product, contact
     subject_id: Mapped[int] = mapped_column()
     step: Mapped[int] = mapped_column(default=1)
+    # The subject's run this message belongs to (a cart started again is a new run): a
+    # message of an earlier run must not go out, whatever state its claim was in.
+    run: Mapped[int] = mapped_column(default=1)
     channel: Mapped[str] = mapped_column(String(8))
     marketing: Mapped[bool] = mapped_column(default=True)
     plan_key: Mapped[str] = mapped_column(String(128))

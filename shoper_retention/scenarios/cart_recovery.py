@@ -126,6 +126,10 @@ class CartRecovery:
         cart = session.get(Cart, message.subject_id)
         if cart is None or cart.shop_id != shop.id:
             return "cart deleted"
+        if message.run != cart.run:
+            # Planned for an earlier run (another address, or before the cart was emptied),
+            # and claimed before that run's messages were cancelled.
+            return "the cart started again"
         if cart.status in ("ordered", "recovered"):
             return "order placed"
         if cart.status == "emptied" or not cart.items:
@@ -172,7 +176,11 @@ class CartRecovery:
             coupon = services.coupon(shop, f"{NAME}:cart:{cart.id}:{cart.run}", config.coupon, now)
         # Only catalogue data: the storefront's own words never reach a message.
         lines, _ = catalogue.cart_lines(session, shop, cart)
+        contact = session.get(Contact, message.contact_id)
+        # The shop's own record of the name first; else the one this cart's snapshot gave.
+        first_name = (contact.first_name if contact else "") or cart.first_name
         return {
+            "contact": {"first_name": first_name},
             "cart": {
                 "lines": lines,  # not "items": that is a dict method in Jinja
                 "total": catalogue.lines_total(lines),
@@ -185,7 +193,7 @@ class CartRecovery:
 
     def recipient(self, session: Session, shop: Shop, message: Message) -> str | None:
         cart = session.get(Cart, message.subject_id)
-        if cart is None or cart.shop_id != shop.id:
+        if cart is None or cart.shop_id != shop.id or message.run != cart.run:
             return None
         return cart.phone if message.channel == "sms" else cart.email
 
@@ -254,12 +262,10 @@ def restore_target(shop: Shop, cart: Cart) -> str:
 
 
 def order_since(session: Session, shop_id: int, cart: Cart) -> Order | None:
-    """An order by the same shopper (contact, e-mail or phone) placed since the cart started,
-    or the cart's own order. Matching by address too: the cart and the order may have landed
-    on different contacts (a phone-only cart, an order with the e-mail)."""
+    """An order by the same shopper (the cart's e-mail or phone) placed since the cart started,
+    or the cart's own order. By the cart's own addresses, not by contact: a contact may hold
+    an address the cart never gave (and an order's addresses are whatever its buyer typed)."""
     same_shopper: list[ColumnElement[bool]] = []
-    if cart.contact_id is not None:
-        same_shopper.append(Order.contact_id == cart.contact_id)
     if cart.email:
         same_shopper.append(Order.email == cart.email)
     if cart.phone:
@@ -319,6 +325,7 @@ def apply_cart_snapshot(session: Session, shop: Shop, event: CartChanged, now: d
         cart.contact_id = contact.id
     cart.email = event.contact.email or cart.email
     cart.phone = event.contact.phone or cart.phone
+    cart.first_name = event.contact.first_name[:40] or cart.first_name
     if cart.status in ("ordered", "recovered"):
         return  # this cart is done; the shop will start a new cart id
     _apply_contents(session, shop, cart, event, now)
@@ -364,6 +371,7 @@ def _restart_for_new_contact(
     cart.run += 1
     cart.email = event.contact.email
     cart.phone = event.contact.phone
+    cart.first_name = event.contact.first_name[:40]
     cart.contact_id = contact.id if contact is not None else None
     cart.started_at = event.received_at
     cart.last_activity_at = event.received_at
@@ -378,7 +386,10 @@ def _apply_contents(
     # Ids and quantities only: the page's names, prices and links are not kept (anyone can
     # post a snapshot); messages read them from the shop's catalogue.
     items = [catalogue.item_json(i.product_id, i.variant_id, i.quantity) for i in event.items]
-    catalogue.note_products(session, shop.id, catalogue.product_refs(items), now)
+    if event.contact.email or event.contact.phone or cart.email or cart.phone:
+        # Read ahead only for a cart someone could be reminded of (a contact-less flood
+        # costs no platform calls); `exit_reason` notes the rest before any send.
+        catalogue.note_products(session, shop.id, catalogue.product_refs(items), now)
     if cart.status == "anonymous":
         cart.status = "open"
     if cart.status == "emptied" and items:
@@ -421,13 +432,10 @@ def _order_key(event: CartChanged) -> datetime:
 
 
 def close_carts_for_order(session: Session, shop: Shop, order: Order, now: datetime) -> None:
-    """An order ends every open run of its contact's carts started before it, and its own cart."""
-    # The cart's own order (seen on the thank-you page) is linked whatever its state; other
-    # open carts of the same contact started before the order are closed by it.
+    """An order ends every open run of the carts with its e-mail or phone started before it,
+    and its own cart (seen on the thank-you page), whatever that one's state."""
     conditions = [(Cart.order_ref == order.platform_order_id) & Cart.order_id.is_(None)]
     same_shopper: list[ColumnElement[bool]] = []
-    if order.contact_id is not None:
-        same_shopper.append(Cart.contact_id == order.contact_id)
     if order.email:
         same_shopper.append(Cart.email == order.email)
     if order.phone:

@@ -657,6 +657,7 @@ def test_a_failed_token_refresh_leaves_working_webhooks_registered(
 UNREADABLE_TIMESTAMPS = [
     "9" * 30,  # no clock holds it (it raised OverflowError: a 500)
     "99999999999999",  # year 3 million: out of range too
+    "0001-01-01 00:30:00",  # Warsaw wall clock with no UTC equivalent (OverflowError)
     "yesterday",
     "2026-03-03",
     "2026-02-30 09:00:00",

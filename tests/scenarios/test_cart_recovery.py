@@ -207,19 +207,26 @@ def _cart_id(factory, platform_cart_id):  # type: ignore[no-untyped-def]
         ).one()
 
 
-def test_a_storefront_post_cannot_rename_a_known_shopper(client, worker, factory, settings, clock):
-    """Her name appears in her messages: a stranger's snapshot must not be able to set it."""
+def test_a_strangers_name_for_her_address_never_greets_her(
+    client, worker, factory, settings, clock
+):
+    """A name looks like a name ("Zadzwoń Pilnie Oszust" passes): a stranger who posts it
+    with her e-mail first must not have it greet her in her own cart's reminders."""
     from shoper_retention.models import Contact
 
     shop = make_shop(factory, settings, now=clock.now)
-    post_cart(client, shop, cart_snapshot("hers", at=clock.now, first_name="Anna"))
-    post_cart(
-        client, shop, cart_snapshot("theirs", at=clock.now, first_name="Visit evil.example now")
-    )
+    stranger = cart_snapshot("theirs", at=clock.now, first_name="Zadzwoń Pilnie Oszust", items=[])
+    post_cart(client, shop, stranger)
     worker.tick(clock.now)
+    abandon_cart(client, worker, shop, clock, cart_snapshot("hers", at=clock.now, first_name="Ewa"))
+    worker.tick(clock.advance(minutes=30))
     with factory() as session:
         (contact,) = session.scalars(select(Contact)).all()
-    assert contact.first_name == "Anna"
+    assert contact.first_name == ""  # the storefront never names a contact
+    reminders = [m.id for m in messages(factory) if m.scenario == "cart_recovery"]
+    (sms,) = [e for e in outbox_entries(factory) if e.message_id in reminders]
+    assert sms.channel == "sms" and "Ewa" in sms.body_text
+    assert all("Oszust" not in e.body_text for e in outbox_entries(factory))
 
 
 def test_consent_withdrawn_in_a_snapshot_with_the_same_time_is_honoured(

@@ -353,9 +353,9 @@ def shoper_time(value: str) -> datetime:
     elif len(value) == len("YYYY-MM-DD HH:MM:SS"):
         try:
             local = datetime.strptime(value, SHOPER_LOCAL_FORMAT)
-        except ValueError:
-            pass
-        else:
+            # 0001-01-01 00:30 in Warsaw has no UTC equivalent: OverflowError.
             return local.replace(tzinfo=ZoneInfo("Europe/Warsaw")).astimezone(UTC)
+        except (ValueError, OverflowError):
+            pass
     log.info("unreadable Shoper timestamp: %r", value[:40])
     raise Forbidden("missing or unreadable timestamp")
