@@ -146,13 +146,33 @@ def _frame_ancestors(shop: Shop) -> dict[str, str]:
     return {"Content-Security-Policy": f"frame-ancestors 'self' {origin}"}
 
 
+BUDGET = "settings page"  # refused entries (bad hash or form token) per address (rate_limits)
+
+
+@blueprint.before_request
+def _refuse_guessers() -> None:
+    services().limits.refuse_if_blocked(BUDGET, request.remote_addr)
+
+
+def _counted(find: Callable[[], Shop]) -> Shop:
+    """The shop a request names; a refusal (bad hash, token or shop) counts against its
+    address's budget, so someone guessing hashes or tokens is cut off."""
+    try:
+        return find()
+    except (Forbidden, UnknownShop):
+        services().limits.count_failure(BUDGET, request.remote_addr)
+        raise
+
+
 @blueprint.get("/shoper/app")
 def settings_page() -> Any:
     svc = services()
     with svc.factory() as session:
         # Entry from the admin (signed iframe parameters), or back after a save (form token).
         token = request.args.get("t")
-        shop = _shop_from_token(session, token) if token else _shop_from_iframe(session)
+        shop = _counted(
+            lambda: _shop_from_token(session, token) if token else _shop_from_iframe(session)
+        )
         return _render(session, shop, saved=request.args.get("saved") == "1")
 
 
@@ -160,7 +180,8 @@ def settings_page() -> Any:
 def save_settings() -> Any:
     svc = services()
     with svc.factory() as session, session.begin():
-        shop = _shop_from_token(session, request.form.get("t"))  # CSRF defence and identity
+        # The form token is the CSRF defence and the shop's identity.
+        shop = _counted(lambda: _shop_from_token(session, request.form.get("t")))
         try:
             with session.begin_nested():
                 settings_form.apply(session, shop, request.form, svc.box, svc.clock())

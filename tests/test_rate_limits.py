@@ -307,3 +307,13 @@ def test_two_processes_sharing_redis_share_one_limit(settings, factory, clock):
         for n, app in enumerate([first, second, first, second])
     ]
     assert answers == [202, 202, 202, 429]
+
+
+def test_refused_settings_page_entries_are_limited_per_address(settings, factory, clock):
+    app = build(settings.with_(limit_rejected_per_ip="2/minute"), factory, clock)
+    client = app.test_client()
+    forged = "/shoper/app?place=app&shop=x&timestamp=1&hash=00"
+    assert client.get(forged, environ_base=A).status_code == 403
+    assert client.post("/shoper/app/settings", data={"t": "x"}, environ_base=A).status_code == 403
+    assert_limited(client.get(forged, environ_base=A), 60)
+    assert client.get(forged, environ_base=B).status_code == 403
