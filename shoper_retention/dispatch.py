@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from jinja2 import TemplateError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoper_retention import contacts, coupons, guards, outbox, scenarios, shop_config
+from shoper_retention import consent, contacts, coupons, guards, outbox, scenarios, shop_config
 from shoper_retention.clock import utcnow
 from shoper_retention.connectors.base import (
     Connector,
@@ -397,6 +397,18 @@ class Dispatcher:
                     outcome.reason,
                     now,
                 )
+                contact = session.get(Contact, message.contact_id)
+                if contact is not None:  # the proof says why: the provider's own list
+                    consent.record(
+                        session,
+                        contact,
+                        message.channel,
+                        message.to_address,
+                        False,
+                        now,
+                        source=connector or "provider",
+                        assurance=consent.PROVIDER,
+                    )
             report.count("failed", outcome.reason)
         elif isinstance(outcome, Paused):
             if session.get(ChannelPause, (message.shop_id, message.channel)) is None:

@@ -17,7 +17,7 @@ from shoper_retention.connectors.dev_outbox import DevOutboxConnector
 from shoper_retention.connectors.smsapi import SmsapiConnector
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.links import Links
-from shoper_retention.models import ChannelPause, Message, Shop, Suppression
+from shoper_retention.models import ChannelPause, Consent, Message, Shop, Suppression
 from shoper_retention.settings import Settings
 from shoper_retention.worker import Worker
 from tests.fakes.smsapi_server import FakeSmsapi
@@ -160,6 +160,15 @@ def test_invalid_number_fails_the_message_and_suppresses_the_number(
         shop.id,
         "sms",
         PHONE,
+    )
+    with factory() as session:
+        proof = session.scalars(select(Consent).order_by(Consent.id.desc())).first()
+    assert proof is not None
+    assert (proof.address, proof.granted, proof.source, proof.assurance) == (
+        PHONE,
+        False,
+        "smsapi",
+        "provider",
     )
 
     sms_worker.tick(clock.set(start + timedelta(hours=72)))
