@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -40,7 +41,16 @@ ID_KEYS = ["order_id", "user_id", "subscriber_id", "client_id", "id"]
 def platform_objects(draw: st.DrawFn) -> dict[str, Any]:
     """A Shoper order, or an object of junk, with an id field of junk (or a good one)."""
     base: dict[str, Any] = (
-        order_payload(str(draw(st.integers(1, 10**6))), at=draw(st.datetimes()).astimezone())
+        order_payload(
+            str(draw(st.integers(1, 10**6))),
+            at=draw(
+                st.datetimes(
+                    min_value=datetime(2000, 1, 1),
+                    max_value=datetime(2100, 1, 1),
+                    timezones=st.just(UTC),
+                )
+            ),
+        )
         if draw(st.booleans())
         else draw(st.dictionaries(any_text, json_values, max_size=5))
     )
@@ -155,7 +165,9 @@ def forged_headers(draw: st.DrawFn, shop: ShopHandle, body: bytes) -> dict[str, 
     return headers
 
 
-def test_forged_or_missing_signatures_are_refused_and_store_nothing(client, factory, shop):  # type: ignore[no-untyped-def]
+def test_forged_or_missing_signatures_are_refused_and_store_nothing(
+    client, factory, shop, settings
+):  # type: ignore[no-untyped-def]
     @given(body=signed_bodies, data=st.data())
     def run(body: bytes, data: st.DataObject) -> None:
         headers = data.draw(forged_headers(shop, body))
@@ -168,7 +180,9 @@ def test_forged_or_missing_signatures_are_refused_and_store_nothing(client, fact
         answer = deliver(client, shop.ref, body, headers)
         assert_json_answer(answer)
         if forged:
-            assert answer.status_code == 401, answer.get_json()
+            # A body over the limit is refused before anything is hashed.
+            too_large = len(body) > settings.max_body_bytes
+            assert answer.status_code == (400 if too_large else 401), answer.get_json()
             assert row_counts(factory, InboxDelivery) == before
 
     run()
@@ -220,7 +234,9 @@ def test_unknown_refs_methods_and_bad_content_lengths_are_refused_and_store_noth
         if ref != shop.ref and method == "POST":
             assert answer.status_code in (400, 404), answer.get_json()
         if method != "POST":
-            assert answer.status_code == 405
+            # 405 on the route; a ref the client cannot put in a path ("\r") is no route: 404.
+            assert answer.status_code in (404, 405)
+            assert answer.status_code == 405 or ref.strip() != ref or not ref.strip()
 
     run()
 

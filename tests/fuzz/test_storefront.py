@@ -97,10 +97,14 @@ def near_valid_snapshots(draw: st.DrawFn, at: datetime) -> dict[str, Any]:
     for path in draw(st.lists(st.sampled_from(sorted(FIELDS)), min_size=0, max_size=2)):
         target, key = snapshot, path
         if path.startswith("items[0]."):
-            target, key = snapshot["items"][0], path.removeprefix("items[0].")
+            items = snapshot.get("items")
+            first = items[0] if isinstance(items, list) and items else None
+            target, key = first, path.removeprefix("items[0].")
         elif "." in path:
             parent, key = path.split(".", 1)
-            target = snapshot[parent]
+            target = snapshot.get(parent)
+        if not isinstance(target, dict):
+            continue  # the parent was replaced by junk or dropped a step ago
         if draw(st.integers(0, 5)) == 0:
             target.pop(key, None)
         else:
