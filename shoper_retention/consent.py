@@ -30,7 +30,7 @@ from typing import Literal
 from sqlalchemy import and_, or_, select, text
 from sqlalchemy.orm import Session
 
-from shoper_retention import outbox, shop_config
+from shoper_retention import contacts, outbox, shop_config
 from shoper_retention.models import Consent, Contact, Message, Shop
 from shoper_retention.phones import sms_refusal
 
@@ -167,6 +167,8 @@ def request_confirmation(
     days. The contact row is locked so two claims ingested at once plan one request."""
     if state(session, shop, claim.channel, claim.address, cart_id=claim.cart_id) != "pending":
         return None
+    if contacts.is_suppressed(session, shop.id, claim.channel, claim.address):
+        return None  # the owner said no (an unsubscribe, "it wasn't me"): never ask again
     _lock_address(session, shop.id, claim.channel, claim.address)
     if recent_confirmation(session, shop.id, claim.channel, claim.address, now):
         return None

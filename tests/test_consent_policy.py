@@ -169,6 +169,7 @@ def test_it_wasnt_me_suppresses_the_address_and_nothing_more_is_sent(
     worker.tick(clock.now)
     worker.tick(clock.advance(days=4))
     assert len(_sent_to(factory, ANNA)) == 1  # only the first confirmation request
+    assert [m.scenario for m in messages(factory)].count("consent_confirmation") == 1
     with factory() as session:
         assert session.scalars(select(Suppression.address)).all() == [ANNA]
 
