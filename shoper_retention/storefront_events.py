@@ -173,7 +173,10 @@ def _url(value: Any, field: str) -> str:
         return ""
     if not isinstance(value, str) or len(value) > 2048:
         raise BadInput("must be an http(s) URL", field=field)
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # "https://[x": an unclosed IPv6 bracket
+        raise BadInput("must be an http(s) URL", field=field) from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise BadInput("must be an http(s) URL", field=field)
     return value

@@ -108,6 +108,8 @@ _MISSING = object()
         ("items.0.quantity", "2", "items[0].quantity"),
         ("items.0.product_id", _MISSING, "items[0].product_id"),
         ("items.0.image_url", "javascript:alert(1)", "items[0].image_url"),
+        ("items.0.image_url", "https://[sklep.example/x.jpg", "items[0].image_url"),  # was a 500
+        ("restore_url", "https://[::1/basket", "restore_url"),
         ("contact.email", "anna@", "contact.email"),
         ("contact.email", "anna example.com", "contact.email"),
         ("contact.phone", "12", "contact.phone"),

@@ -332,7 +332,10 @@ def _moved_to(exc: api.ShoperError) -> str | None:
     """The shop's new base URL when Shoper answered with a redirect to an https address."""
     if exc.error != "redirect" or not exc.description:
         return None
-    parts = urlsplit(exc.description)  # the client puts the Location here
+    try:
+        parts = urlsplit(exc.description)  # the client puts the Location here
+    except ValueError:  # "https://[x": an unclosed IPv6 bracket
+        return None
     if parts.scheme != "https" or not parts.netloc:
         return None
     base = parts.path.split("/webapi/", 1)[0].rstrip("/")
