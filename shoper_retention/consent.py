@@ -18,7 +18,8 @@ The policy (explained to merchants in the README, "Consent"):
 - The shop's own records (a Shoper customer with the newsletter ticked, a newsletter subscriber)
   are platform grants for the address; confirmations too. Address-level grants count for every
   cart and scenario; an address-level withdrawal (an unsubscribe link only the recipient had,
-  the shop's newsletter sign-off) beats any claim.
+  the shop's newsletter sign-off) beats every claim made before it, and after it only the
+  owner's confirmation grants again (an unsubscribed address is never even asked).
 
 Every change is a row (source, time, text version, assurance, address, cart): the proof."""
 
@@ -112,10 +113,14 @@ def state(
     if claim is not None and not claim.granted:
         return "refused"  # this cart's own browser said no
     known = _latest(session, shop.id, channel, address, None)
-    if known is not None:
-        return "granted" if known.granted else "refused"
-    if claim is None:
+    if known is not None and known.granted:
+        return "granted"
+    if claim is None or (known is not None and claim.id < known.id):
         return "refused"
+    if known is not None:
+        # A tick after a withdrawal (signed off the shop's newsletter, then ticked the box in
+        # a cart): only the owner's confirmation grants again, whatever the opt-in choice.
+        return "pending"
     if channel == "email" and shop_config.email_opt_in(shop) == "single":
         return "granted"
     return "pending"

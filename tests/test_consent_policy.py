@@ -354,3 +354,22 @@ def test_a_customer_record_without_the_newsletter_leaves_a_newsletter_sign_up_al
     abandon_cart(client, worker, shop, clock, phone=None, confirmed=False)
     worker.tick(clock.advance(minutes=30))
     assert _reminders(factory, "email") == [(1, "email", "sent")]
+
+
+def test_a_tick_after_a_newsletter_sign_off_asks_again_and_counts_only_when_confirmed(
+    client, worker, factory, settings, clock
+):
+    shop = make_shop(
+        factory, settings, now=clock.now, overrides={"consent": {"email_opt_in": "single"}}
+    )
+    subscriber = {"subscriber_id": "9", "email": ANNA, "active": "1"}
+    post_webhook(client, shop, "subscriber.create", subscriber)
+    post_webhook(client, shop, "subscriber.delete", subscriber)
+    worker.tick(clock.now)
+    abandon_cart(client, worker, shop, clock, phone=None, confirmed=False)
+    (link,) = _confirmation_links(factory, ANNA)  # single opt-in, yet asked: she had said no
+    worker.tick(clock.advance(minutes=30))
+    assert _reminders(factory, "email") == [(1, "email", "skipped")]
+    client.post(link, data={"answer": "yes"})
+    worker.tick(clock.advance(hours=23))
+    assert _reminders(factory, "email") == [(1, "email", "skipped"), (2, "email", "sent")]
