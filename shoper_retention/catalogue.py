@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,6 +35,9 @@ MAX_READS = 200  # reads per worker pass, so a flood of new ids cannot starve di
 # Ids waiting for their first read, per shop: beyond it a snapshot's new ids are not noted
 # (a real shop's carts name its products again and again; a flood names new ones).
 MAX_PENDING_PER_SHOP = 1000
+# An urgent id is due this far in the past, so the shop's share of the next pass reads it
+# before the backlog (`due_products` reads each shop's rows by due time).
+URGENT_LEAD = timedelta(days=1)
 
 PRODUCT_ID_MAX = 64  # the columns' width; longer ids cannot be a platform's
 
@@ -136,10 +139,19 @@ _NOTE_STATEMENTS = {
 
 
 def note_products(
-    session: Session, shop_id: int, refs: Iterable[tuple[str, str]], now: datetime
+    session: Session,
+    shop_id: int,
+    refs: Iterable[tuple[str, str]],
+    now: datetime,
+    *,
+    urgent: bool = False,
 ) -> int:
     """Make sure each (product_id, variant_id) is known to the cache: a new one is 'pending'
-    and due at once. Returns how many were new to us (a guess on a race: never negative)."""
+    and due at once. Returns how many were new to us (a guess on a race: never negative).
+
+    `urgent`: a message of this cart is about to go. Its ids are noted whatever the shop's
+    backlog and read before it (a cart with a due message is a real one; a flood of made-up
+    ids is not)."""
     pairs = sorted(set(refs))
     if not pairs:
         return 0
@@ -153,6 +165,8 @@ def note_products(
         )
     }
     new = [p for p in pairs if p not in known]
+    if urgent and len(new) < len(pairs):
+        _hurry(session, shop_id, [p for p in pairs if p in known], now)
     if not new:
         return 0
     waiting = session.scalar(
@@ -160,11 +174,15 @@ def note_products(
             CatalogueProduct.shop_id == shop_id, CatalogueProduct.status == "pending"
         )
     )
-    if (waiting or 0) + len(new) > MAX_PENDING_PER_SHOP:
-        # Snapshots naming ids by the thousand: the shop's real products are read already
-        # or soon; the message then goes with what is known (`cart_lines`).
+    room = max(0, MAX_PENDING_PER_SHOP - (waiting or 0))
+    if not urgent and len(new) > room:
+        # Snapshots naming ids by the thousand: the shop's real products are read already or
+        # soon, and a cart's ids are noted urgently before its message goes (`exit_reason`).
         log.warning("shop %s: %s catalogue reads waiting; new ids not noted", shop_id, waiting)
-        return 0
+        new = new[:room]
+        if not new:
+            return 0
+    due_at = now - URGENT_LEAD if urgent else now
     statement = _NOTE_STATEMENTS[session.get_bind().dialect.name]
     session.execute(
         statement,
@@ -178,12 +196,29 @@ def note_products(
                 "image_url": "",
                 "product_url": "",
                 "attempts": 0,
-                "due_at": now,
+                "due_at": due_at,
             }
             for product_id, variant_id in new
         ],
     )
     return len(new)
+
+
+def _hurry(session: Session, shop_id: int, refs: list[tuple[str, str]], now: datetime) -> None:
+    """Pending ids of a cart whose message is about to go: read them first."""
+    for product_id, variant_id in refs:
+        session.execute(
+            update(CatalogueProduct)
+            .where(
+                CatalogueProduct.shop_id == shop_id,
+                CatalogueProduct.product_id == product_id,
+                CatalogueProduct.variant_id == variant_id,
+                CatalogueProduct.status == "pending",
+                CatalogueProduct.due_at > now - URGENT_LEAD,
+            )
+            .values(due_at=now - URGENT_LEAD)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def due_products(session: Session, now: datetime, limit: int) -> list[DueProduct]:

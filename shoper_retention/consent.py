@@ -28,11 +28,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import and_, or_, select, text
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from shoper_retention import contacts, outbox, shop_config
+from shoper_retention.db import lock_for_transaction
 from shoper_retention.models import Consent, Contact, Message, Shop
+from shoper_retention.models.outbox import PENDING_STATUSES
 from shoper_retention.phones import sms_refusal
 
 CONFIRMATION = "consent_confirmation"  # the scenario that sends the confirmation request
@@ -174,7 +176,8 @@ def request_confirmation(
         return None
     if contacts.is_suppressed(session, shop.id, claim.channel, claim.address):
         return None  # the owner said no (an unsubscribe, "it wasn't me"): never ask again
-    _lock_address(session, shop.id, claim.channel, claim.address)
+    # Two claims for one address ingested at once (maybe of two contacts) plan one request.
+    lock_for_transaction(session, f"address:{shop.id}:{claim.channel}:{claim.address}")
     if recent_confirmation(session, shop.id, claim.channel, claim.address, now):
         return None
     plan = outbox.Plan(
@@ -191,24 +194,13 @@ def request_confirmation(
     return outbox.schedule(session, plan, now)
 
 
-def _lock_address(session: Session, shop_id: int, channel: str, address: str) -> None:
-    """Two claims for one address ingested at once (they may belong to two contacts) must plan
-    one request: on PostgreSQL a transaction-scoped advisory lock on the address; SQLite runs
-    one write transaction at a time anyway."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-            {"key": f"confirmation:{shop_id}:{channel}:{address}"},
-        )
-
-
 def recent_confirmation(
     session: Session, shop_id: int, channel: str, address: str, now: datetime
 ) -> bool:
-    """Whether a confirmation request to `address` was planned in the last 30 days and not
-    called off before it went: the limit protects the address's owner from whoever keeps
-    asking, but one cancelled unsent (its claim withdrawn at once) must not block the owner's
-    own request."""
+    """Whether a confirmation request to `address` still waits (however old: a paused channel
+    holds it), went out in the last 30 days, or was planned in them and not called off
+    unsent. The limit protects the address's owner from whoever keeps asking; one cancelled
+    unsent (its claim withdrawn at once) must not block the owner's own request."""
     return (
         session.scalars(
             select(Message.id)
@@ -221,8 +213,36 @@ def recent_confirmation(
                 Message.scenario == CONFIRMATION,
                 Message.channel == channel,
                 Consent.address == address,
-                Message.planned_at > now - CONFIRMATION_INTERVAL,
-                or_(Message.status.not_in(("cancelled", "skipped")), Message.sent_at.is_not(None)),
+                or_(
+                    Message.status.in_(PENDING_STATUSES),
+                    Message.sent_at > now - CONFIRMATION_INTERVAL,
+                    and_(
+                        Message.planned_at > now - CONFIRMATION_INTERVAL,
+                        Message.status.not_in(("cancelled", "skipped")),
+                    ),
+                ),
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
+def confirmation_sent_since(
+    session: Session, message: Message, address: str, since: datetime
+) -> bool:
+    """Whether another confirmation request reached `address` after `since` (or is being
+    handed to the provider right now)."""
+    return (
+        session.scalars(
+            select(Message.id)
+            .where(
+                Message.shop_id == message.shop_id,
+                Message.scenario == CONFIRMATION,
+                Message.channel == message.channel,
+                Message.to_address == address,
+                Message.id != message.id,
+                or_(Message.sent_at > since, Message.in_flight_since.is_not(None)),
             )
             .limit(1)
         ).first()

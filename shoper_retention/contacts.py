@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shoper_retention.events import ContactInfo
-from shoper_retention.models import Contact, Suppression
+from shoper_retention.models import Cart, Contact, Suppression
 
 
 def upsert_contact(
@@ -19,11 +19,11 @@ def upsert_contact(
 ) -> Contact | None:
     """The contact for `info`, created or filled in; None when it names nobody reachable.
 
-    Only `trusted` data (a platform's signed order or customer record) changes a known
-    contact: the storefront, which anyone can post to, never adds a phone, an e-mail or a name
-    to someone (a phone planted on a stranger's contact would let an order with that phone end
-    her reminders, and a name would greet her in every message). What a cart's snapshot says
-    stays on the cart."""
+    Only `trusted` data (a platform's signed order or customer record) links addresses or
+    names a contact. The storefront, which anyone can post to, never changes a known contact,
+    and a contact it creates holds one address (the e-mail, else the phone): a phone planted
+    next to a stranger's e-mail would let an order with that phone end her reminders, and a
+    name would greet her in every message. What a cart's snapshot says stays on the cart."""
     if not info.email and not info.phone:
         return None
     contact = None
@@ -36,6 +36,10 @@ def upsert_contact(
     if contact is None:
         contact = Contact(shop_id=shop_id, created_at=now, updated_at=now)
         session.add(contact)
+    if not trusted:
+        contact.email, contact.phone = info.email, None if info.email else info.phone
+        session.flush()
+        return contact
     if info.email and not contact.email:
         contact.email = info.email
     # A phone moves to this contact only if no other contact of the shop has it (unique).
@@ -55,21 +59,23 @@ def upsert_contact(
 
 
 def names_someone_new(session: Session, shop_id: int, info: ContactInfo) -> bool:
-    """True when `info` gives an e-mail or phone the shop has no contact for yet (one look-up
-    on each of the contacts' unique (shop, address) indexes)."""
-    conditions = []
-    if info.email:
-        conditions.append(Contact.email == info.email)
-    if info.phone:
-        conditions.append(Contact.phone == info.phone)
-    if not conditions:
-        return False
-    known = session.execute(
-        select(Contact.email, Contact.phone).where(Contact.shop_id == shop_id, or_(*conditions))
-    ).all()
+    """True when `info` gives an e-mail or phone the shop has seen neither on a contact nor on
+    a cart (index look-ups on (shop, address)): a cart's phone stays on the cart, and its
+    every later snapshot must not count as a new person."""
+
+    def unseen(on_contact: ColumnElement[bool], on_cart: ColumnElement[bool]) -> bool:
+        known = session.scalars(
+            select(Contact.id).where(Contact.shop_id == shop_id, on_contact).limit(1)
+        ).first()
+        if known is None:
+            known = session.scalars(
+                select(Cart.id).where(Cart.shop_id == shop_id, on_cart).limit(1)
+            ).first()
+        return known is None
+
     return bool(
-        (info.email and info.email not in {row.email for row in known})
-        or (info.phone and info.phone not in {row.phone for row in known})
+        (info.email and unseen(Contact.email == info.email, Cart.email == info.email))
+        or (info.phone and unseen(Contact.phone == info.phone, Cart.phone == info.phone))
     )
 
 

@@ -16,7 +16,7 @@ from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, Numeric, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, MetaData, Numeric, TypeDecorator, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -263,6 +263,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def lock_for_transaction(session: Session, key: str) -> None:
+    """Serialise transactions that work on the same `key` (an address, say) when no row can be
+    locked for it: a transaction-scoped advisory lock on PostgreSQL; on SQLite one write
+    transaction runs at a time anyway."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
+        )
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -30,6 +30,7 @@ from shoper_retention.connectors.base import (
     Sent,
 )
 from shoper_retention.credentials import CredentialBox
+from shoper_retention.db import lock_for_transaction
 from shoper_retention.links import Links
 from shoper_retention.models import ChannelPause, Contact, Message, Shop
 from shoper_retention.phones import masked
@@ -266,7 +267,11 @@ class Dispatcher:
         verdict = guards.quiet_hours(shop, message, now)
         if verdict.action != "send":
             return verdict
-        return guards.frequency_cap(session, shop, message, now)
+        assert address is not None  # consent_and_suppression skips a message without one
+        # Two workers sending to one address at once must see each other's in-flight message
+        # in the cap (the contact row is locked too, but an address may have two contacts).
+        lock_for_transaction(session, f"address:{shop.id}:{message.channel}:{address}")
+        return guards.frequency_cap(session, shop, message, address, now)
 
     def _apply(
         self, message: Message, verdict: guards.Verdict, now: datetime, report: DispatchReport

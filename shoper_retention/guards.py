@@ -72,16 +72,19 @@ def consent_and_suppression(
     return SEND
 
 
-def frequency_cap(session: Session, shop: Shop, message: Message, now: datetime) -> Verdict:
+def frequency_cap(
+    session: Session, shop: Shop, message: Message, address: str, now: datetime
+) -> Verdict:
     """Marketing only: a confirmation request the shopper asked for neither waits for the cap
-    nor uses it up."""
+    nor uses it up. Counted by contact and by address: one address may be on several contact
+    records (the storefront never merges them)."""
     if not message.marketing:
         return SEND
     cap = shop_config.frequency_cap(shop, message.channel)
     sent = session.scalar(
         select(func.count(Message.id)).where(
             Message.shop_id == shop.id,
-            Message.contact_id == message.contact_id,
+            or_(Message.contact_id == message.contact_id, Message.to_address == address),
             Message.channel == message.channel,
             Message.marketing.is_(True),
             # Sent in the window, or being sent by another worker right now.

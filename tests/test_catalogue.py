@@ -196,3 +196,14 @@ def test_a_shop_with_too_many_ids_waiting_notes_no_new_ones(factory, settings, c
         assert catalogue.note_products(session, shop.id, flood, clock.now) == len(flood)
         assert catalogue.note_products(session, shop.id, [("x", "")], clock.now) == 0
     assert ("x", "") not in _rows(factory)
+
+
+def test_a_due_carts_ids_are_noted_over_the_backlog_and_read_first(factory, settings, clock):
+    shop = make_shop(factory, settings, now=clock.now, products={})
+    flood = [(str(n), "") for n in range(catalogue.MAX_PENDING_PER_SHOP)]
+    with factory() as session, session.begin():
+        catalogue.note_products(session, shop.id, flood, clock.now - timedelta(hours=1))
+        catalogue.note_products(session, shop.id, [("555", "")], clock.now, urgent=True)
+    reader = FakeReader({("555", ""): MUG})
+    catalogue.refresh_due(factory, reader, clock.now, batch=1, max_reads=1)
+    assert reader.calls == [(shop.id, "555", "")]

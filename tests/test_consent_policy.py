@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from shoper_retention.models import Cart, Consent, Suppression
+from shoper_retention.models import Cart, Consent, Contact, Suppression
 from tests.support import (
     abandon_cart,
     cart_snapshot,
@@ -373,3 +373,78 @@ def test_a_tick_after_a_newsletter_sign_off_asks_again_and_counts_only_when_conf
     client.post(link, data={"answer": "yes"})
     worker.tick(clock.advance(hours=23))
     assert _reminders(factory, "email") == [(1, "email", "skipped"), (2, "email", "sent")]
+
+
+def test_an_order_under_another_email_ends_the_cart_of_a_customer_the_shop_knows(
+    client, worker, factory, settings, clock
+):
+    """Her earlier order linked her e-mail and phone (platform data): a new cart with the
+    e-mail only ends when she orders with another e-mail and that phone."""
+    shop = make_shop(factory, settings, now=clock.now)
+    earlier = order_payload("500", at=clock.now - timedelta(days=30), paid=True)
+    post_webhook(client, shop, "order.create", earlier)
+    worker.tick(clock.now)
+    abandon_cart(client, worker, shop, clock, phone=None)
+    order = order_payload("501", at=clock.now, email="anna.nowak@firma.example.com")
+    post_webhook(client, shop, "order.create", order)
+    worker.tick(clock.advance(minutes=30))
+    reminders = [m for m in messages(factory) if m.scenario == "cart_recovery"]
+    assert {(m.status, m.reason) for m in reminders} == {("cancelled", "order placed")}
+
+
+def test_the_frequency_cap_counts_an_address_across_contact_records(
+    client, worker, factory, settings, clock
+):
+    shop = make_shop(  # single opt-in: the contacts come from the storefront alone, unlinked
+        factory, settings, now=clock.now, overrides={"consent": {"email_opt_in": "single"}}
+    )
+    snapshots = [
+        cart_snapshot("by-phone", at=clock.now, email=None, consent={"email": True}),
+        cart_snapshot("both", at=clock.now, consent={"email": True}),
+        cart_snapshot("mail-1", at=clock.now, phone=None, consent={"email": True}),
+        cart_snapshot("mail-2", at=clock.now, phone=None, consent={"email": True}),
+    ]
+    abandon_cart(client, worker, shop, clock, *snapshots, confirmed=False)
+    with factory() as session:
+        assert len(session.scalars(select(Contact)).all()) == 2
+    worker.tick(clock.advance(minutes=30))
+    assert sorted(s for _, _, s in _reminders(factory, "email")) == ["sent", "sent", "skipped"]
+
+
+def test_a_known_shoppers_snapshots_do_not_use_the_new_contacts_budget(
+    settings, factory, clock, worker
+):
+    from shoper_retention.app import create_app
+
+    app = create_app(
+        settings.with_(limit_new_contacts_per_shop="2/hour"), clock=clock, factory=factory
+    )
+    client = app.test_client()
+    shop = make_shop(factory, settings, now=clock.now)
+    answers = []
+    for _ in range(4):  # her e-mail is on a contact, her phone only on her cart
+        snapshot = cart_snapshot(at=clock.advance(minutes=1))
+        answers.append(post_cart(client, shop, snapshot).status_code)
+        worker.tick(clock.now)
+    app.extensions["shoper_retention"].inbox_writer.dispose()
+    assert answers == [202, 202, 202, 202]
+
+
+def test_two_requests_held_by_a_paused_channel_reach_the_number_once(
+    client, worker, factory, settings, clock
+):
+    from shoper_retention.models import ChannelPause
+
+    shop = make_shop(factory, settings, now=clock.now)
+    with factory() as session, session.begin():
+        session.add(
+            ChannelPause(shop_id=shop.id, channel="sms", reason="no credit", since=clock.now)
+        )
+    post_cart(client, shop, cart_snapshot("first", at=clock.now, email=None))
+    worker.tick(clock.now)
+    post_cart(client, shop, cart_snapshot("second", at=clock.advance(days=31), email=None))
+    worker.tick(clock.now)
+    with factory() as session, session.begin():
+        session.query(ChannelPause).delete()
+    worker.tick(clock.advance(minutes=1))
+    assert len(_sent_to(factory, ANNA_PHONE)) == 1

@@ -72,6 +72,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('run', sa.Integer(), nullable=False, server_default='1'))
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.alter_column('run', server_default=None)
+        # The frequency cap counts by address too (an address may have two contacts).
+        batch_op.create_index('ix_messages_shop_id_channel_to_address', ['shop_id', 'channel', 'to_address'], unique=False)
     bind = op.get_bind()
     waiting = bind.execute(
         sa.text("SELECT id, plan_key FROM messages WHERE status IN ('scheduled', 'claimed')")
@@ -92,6 +94,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.drop_index('ix_messages_shop_id_channel_to_address')
         batch_op.drop_column('run')
 
     with op.batch_alter_table('carts', schema=None) as batch_op:

@@ -115,4 +115,10 @@ Index(
     "ix_messages_contact_id_channel_sent_at", Message.contact_id, Message.channel, Message.sent_at
 )
 Index("ix_messages_shop_id_provider_id", Message.shop_id, Message.provider_id)
+Index(
+    "ix_messages_shop_id_channel_to_address",
+    Message.shop_id,
+    Message.channel,
+    Message.to_address,
+)
 Index("ix_messages_shop_id_id", Message.shop_id, Message.id)

@@ -143,7 +143,9 @@ class CartRecovery:
             # reminders in one minute (and keep the SMS frequency cap for the coupon SMS).
             return "superseded by a later step"
         # Names, prices and photos come only from the shop's catalogue (see catalogue.py).
-        catalogue.note_products(session, shop.id, catalogue.product_refs(cart.items), now)
+        catalogue.note_products(
+            session, shop.id, catalogue.product_refs(cart.items), now, urgent=True
+        )
         lines, unresolved = catalogue.cart_lines(session, shop, cart)
         if not lines and (not unresolved or now >= _catalogue_deadline(shop, cart, message)):
             if unresolved:
@@ -201,8 +203,8 @@ class CartRecovery:
         if link != "cart":
             return None
         cart = session.get(Cart, message.subject_id)
-        if cart is None or cart.shop_id != shop.id:
-            return None
+        if cart is None or cart.shop_id != shop.id or message.run != cart.run:
+            return None  # an earlier run's link: the cart may be someone else's now
         return restore_target(shop, cart)
 
 
@@ -243,6 +245,7 @@ def _later_step_due(session: Session, message: Message, now: datetime) -> bool:
             Message.scenario == NAME,
             Message.subject_type == "cart",
             Message.subject_id == message.subject_id,
+            Message.run == message.run,
             Message.step > message.step,
             Message.status.in_(PENDING_STATUSES),
             Message.due_at <= now,
@@ -262,10 +265,12 @@ def restore_target(shop: Shop, cart: Cart) -> str:
 
 
 def order_since(session: Session, shop_id: int, cart: Cart) -> Order | None:
-    """An order by the same shopper (the cart's e-mail or phone) placed since the cart started,
-    or the cart's own order. By the cart's own addresses, not by contact: a contact may hold
-    an address the cart never gave (and an order's addresses are whatever its buyer typed)."""
+    """An order by the same shopper (the cart's contact, e-mail or phone) placed since the cart
+    started, or the cart's own order. By contact too: the shop's records may link a cart's
+    e-mail to the phone an order gives (only platform data links addresses, contacts.py)."""
     same_shopper: list[ColumnElement[bool]] = []
+    if cart.contact_id is not None:
+        same_shopper.append(Order.contact_id == cart.contact_id)
     if cart.email:
         same_shopper.append(Order.email == cart.email)
     if cart.phone:
@@ -432,10 +437,12 @@ def _order_key(event: CartChanged) -> datetime:
 
 
 def close_carts_for_order(session: Session, shop: Shop, order: Order, now: datetime) -> None:
-    """An order ends every open run of the carts with its e-mail or phone started before it,
-    and its own cart (seen on the thank-you page), whatever that one's state."""
+    """An order ends every open run of its contact's carts and of the carts with its e-mail or
+    phone, started before it, and its own cart (seen on the thank-you page) in any state."""
     conditions = [(Cart.order_ref == order.platform_order_id) & Cart.order_id.is_(None)]
     same_shopper: list[ColumnElement[bool]] = []
+    if order.contact_id is not None:
+        same_shopper.append(Cart.contact_id == order.contact_id)
     if order.email:
         same_shopper.append(Cart.email == order.email)
     if order.phone:

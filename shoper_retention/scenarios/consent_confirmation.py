@@ -41,6 +41,12 @@ class ConsentConfirmation:
             # Confirmed meanwhile (another claim's request), granted by the shop's records,
             # or withdrawn by the same cart: nothing left to ask.
             return f"consent {current} meanwhile"
+        if consent.confirmation_sent_since(
+            session, message, claim.address, now - consent.CONFIRMATION_INTERVAL
+        ):
+            # Two requests planned 30 days apart can still be due together (a channel paused
+            # all that time): one reaches the owner.
+            return "already asked in the last 30 days"
         return None
 
     def context(
