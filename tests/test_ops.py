@@ -244,7 +244,12 @@ def test_healthz_is_503_when_the_database_only_reads(settings: Settings, clock):
 
 def test_healthz_is_503_when_the_disk_is_full(settings: Settings, clock, database_url):
     if not database_url.startswith("sqlite"):
-        pytest.skip("a full disk is simulated through SQLite's max_page_count")
+        # Nothing to simulate it with on PostgreSQL short of filling this machine's real
+        # disk; the 503 for failing writes there is proven by the read-only database test.
+        pytest.skip(
+            "PostgreSQL has no per-database size cap to fake a full disk with; "
+            "test_healthz_is_503_when_the_database_only_reads covers failing writes there"
+        )
     path = database_url.removeprefix("sqlite:///")
     # A disk with no room for one more page: the database may not grow, and the probe
     # table's page is filled with other rows first, so the probe's row needs a new page.
