@@ -717,9 +717,9 @@ def machine_info(args: argparse.Namespace) -> dict[str, Any]:
 
 
 INGEST_PATH = (
-    "shoper_retention/webhooks/shoper_ingest.py",
-    "shoper_retention/inbox_writer.py",
-    "shoper_retention/inbox.py",
+    "shoper_retention/platforms/shoper/fast_ingest.py",
+    "shoper_retention/ingest/writer.py",
+    "shoper_retention/ingest/inbox.py",
     "shoper_retention/db.py",
     "shoper_retention/app.py",
     "shoper_retention/credentials.py",

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import requests
-from flask import Flask, current_app, jsonify, request
+from flask import Flask, jsonify, request
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -19,31 +18,14 @@ from shoper_retention.clock import utcnow
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.db import make_engine, make_session_factory
 from shoper_retention.errors import DomainError
-from shoper_retention.inbox_writer import InboxWriter
+from shoper_retention.ingest.writer import InboxWriter
 from shoper_retention.links import Links
 from shoper_retention.platforms.shoper.install import ShoperInstaller
-from shoper_retention.rate_limits import RateLimits
 from shoper_retention.settings import Settings
+from shoper_retention.web.rate_limits import RateLimits
+from shoper_retention.web.services import Services
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Services:
-    """What request handlers need, built once per app (tests build their own)."""
-
-    settings: Settings
-    factory: sessionmaker[Session]
-    inbox_writer: InboxWriter  # the webhook endpoint's INSERT, through the driver
-    links: Links
-    box: CredentialBox
-    clock: Callable[[], datetime]
-    shoper: ShoperInstaller
-    limits: RateLimits
-
-
-def services() -> Services:
-    return current_app.extensions["shoper_retention"]  # type: ignore[no-any-return]
 
 
 def create_app(
@@ -70,10 +52,9 @@ def create_app(
         limits=RateLimits(settings),
     )
 
-    from shoper_retention import ops, settings_page, shopper_links, storefront
-    from shoper_retention.webhooks import shoper as shoper_webhooks
-    from shoper_retention.webhooks import smsapi_reports
-    from shoper_retention.webhooks.shoper_ingest import ShoperWebhookIngest
+    from shoper_retention.platforms.shoper import views as shoper_webhooks
+    from shoper_retention.platforms.shoper.fast_ingest import ShoperWebhookIngest
+    from shoper_retention.web import ops, settings_page, shopper_links, smsapi_reports, storefront
 
     for blueprint in (
         ops.blueprint,

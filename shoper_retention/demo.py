@@ -19,14 +19,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shoper_retention import catalogue, consent, shop_config
+from shoper_retention import shop_config
 from shoper_retention.app import create_app
 from shoper_retention.clock import utcnow
+from shoper_retention.commerce import catalogue
 from shoper_retention.connectors.dev_outbox import DevOutboxConnector
-from shoper_retention.coupons import CreateAtPlatform
+from shoper_retention.contacts import consent
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.db import make_engine, make_session_factory
 from shoper_retention.links import Links
+from shoper_retention.messaging.coupons import CreateAtPlatform
 from shoper_retention.migrate import upgrade
 from shoper_retention.models import Cart, CatalogueProduct, DevOutboxEntry, Message, Shop
 from shoper_retention.platforms.shoper.signature import webhook_sha1

@@ -18,12 +18,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoper_retention import catalogue, connectors, inbox, ingest, scenarios, shop_config
+from shoper_retention import connectors, scenarios, shop_config
 from shoper_retention.clock import utcnow
+from shoper_retention.commerce import catalogue
 from shoper_retention.connectors.base import Connector
-from shoper_retention.coupons import CreateAtPlatform
 from shoper_retention.credentials import CredentialBox
-from shoper_retention.dispatch import Dispatcher, DispatchReport
+from shoper_retention.ingest import inbox
+from shoper_retention.ingest import pipeline as ingest
+from shoper_retention.messaging.coupons import CreateAtPlatform
+from shoper_retention.messaging.dispatch import Dispatcher, DispatchReport
 from shoper_retention.models import Shop, WorkerHeartbeat
 from shoper_retention.platforms.shoper.catalogue import ShoperCatalogue
 from shoper_retention.platforms.shoper.install import ShoperInstaller

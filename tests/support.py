@@ -12,12 +12,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoper_retention import consent, contacts, shop_config
+from shoper_retention import shop_config
+from shoper_retention.contacts import consent
+from shoper_retention.contacts import records as contacts
+from shoper_retention.contacts.emails import canonical_email_or_none
+from shoper_retention.contacts.phones import to_e164
 from shoper_retention.credentials import CredentialBox
-from shoper_retention.emails import canonical_email_or_none
-from shoper_retention.events import ContactInfo
+from shoper_retention.ingest.events import ContactInfo
 from shoper_retention.models import CatalogueProduct, DevOutboxEntry, Message, Shop
-from shoper_retention.phones import to_e164
 from shoper_retention.platforms.shoper.signature import webhook_sha1
 from shoper_retention.settings import Settings
 

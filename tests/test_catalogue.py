@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from shoper_retention import catalogue
-from shoper_retention.catalogue import CatalogueUnavailable, ProductInfo
+from shoper_retention.commerce import catalogue
+from shoper_retention.commerce.catalogue import CatalogueUnavailable, ProductInfo
 from shoper_retention.models import Cart, CatalogueProduct, Shop
 from tests.support import make_shop, seed_catalogue
 

@@ -293,7 +293,7 @@ def test_a_claimed_first_run_message_never_goes_to_the_second_address(
 ):
     """A worker claimed step 1 and died; meanwhile the cart named another address. After the
     lease the message comes back: it belongs to the first run and must go nowhere."""
-    from shoper_retention import outbox
+    from shoper_retention.messaging import outbox
 
     shop = make_shop(factory, settings, now=clock.now)
     abandon_cart(client, worker, shop, clock, phone=None)

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from shoper_retention.email_html import inline_css
+from shoper_retention.messaging.email_html import inline_css
 
 
 def page(body: str, style: str = "", head_extra: str = "") -> str:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shoper_retention.emails import canonical_email, canonical_email_or_none, masked
+from shoper_retention.contacts.emails import canonical_email, canonical_email_or_none, masked
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shoper_retention.guards import next_allowed
+from shoper_retention.messaging.guards import next_allowed
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 SMS = (time(9, 0), time(20, 0))

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoper_retention import inbox
 from shoper_retention import worker as worker_module
+from shoper_retention.ingest import inbox
 from shoper_retention.models import InboxDelivery
 from tests.support import Clock, make_shop
 

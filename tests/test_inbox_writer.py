@@ -16,8 +16,8 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoper_retention import inbox
-from shoper_retention.inbox_writer import InboxWriter
+from shoper_retention.ingest import inbox
+from shoper_retention.ingest.writer import InboxWriter
 from shoper_retention.models import InboxDelivery
 from shoper_retention.settings import Settings
 from tests.support import Clock, ShopHandle, make_shop

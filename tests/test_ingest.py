@@ -13,8 +13,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoper_retention import inbox, ingest
 from shoper_retention.db import make_engine, make_session_factory
+from shoper_retention.ingest import inbox
+from shoper_retention.ingest import pipeline as ingest
 from shoper_retention.models import Cart, InboxDelivery, Order, Shop
 from shoper_retention.settings import Settings
 from shoper_retention.worker import Worker

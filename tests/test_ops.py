@@ -191,8 +191,8 @@ def test_settings_page_does_not_claim_a_dev_outbox_once_a_provider_is_configured
 def test_healthz_proves_a_write_by_upserting_this_processs_probe_row(
     client, factory, clock, monkeypatch
 ):
-    from shoper_retention import ops
     from shoper_retention.models import HealthProbe
+    from shoper_retention.web import ops
 
     def probes():  # type: ignore[no-untyped-def]
         with factory() as session:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from shoper_retention import outbox
+from shoper_retention.messaging import outbox
 from tests.support import abandon_cart, make_shop, messages
 
 

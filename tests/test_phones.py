@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from shoper_retention.phones import masked, sms_refusal, to_e164
+from shoper_retention.contacts.phones import masked, sms_refusal, to_e164
 
 
 @pytest.mark.parametrize(

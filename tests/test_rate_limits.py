@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from shoper_retention.app import create_app
 from shoper_retention.models import Contact, InboxDelivery
 from shoper_retention.platforms.shoper.signature import appstore_hash
-from shoper_retention.rate_limits import client_key
 from shoper_retention.settings import Settings
+from shoper_retention.web.rate_limits import client_key
 from tests.support import (
     Clock,
     ShopHandle,
@@ -274,7 +274,7 @@ def test_a_limiter_storage_that_fails_lets_requests_through_with_a_warning(
     )
     client = build(broken, factory, clock).test_client()
     shop = make_shop(factory, broken, now=clock.now)
-    with caplog.at_level(logging.WARNING, logger="shoper_retention.rate_limits"):
+    with caplog.at_level(logging.WARNING, logger="shoper_retention.web.rate_limits"):
         for n in range(3):
             assert cart(client, shop, clock, n, A).status_code == 202
         assert client.get("/c/not-a-token", environ_base=A).status_code == 404

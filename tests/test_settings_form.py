@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shoper_retention import settings_form, shop_config
+from shoper_retention import shop_config
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.errors import BadInput
 from shoper_retention.models import ChannelPause, Shop
+from shoper_retention.web import settings_form
 from tests.support import make_shop, settings_form_fields
 
 

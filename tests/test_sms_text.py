@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shoper_retention.sms_text import is_gsm7, prepare_sms, segment_count, to_gsm7
+from shoper_retention.messaging.sms_text import is_gsm7, prepare_sms, segment_count, to_gsm7
 
 POLISH = "Zażółć gęślą jaźń! Twój koszyk w Sklepie Łódź czeka: dokończ zamówienie dziś."
 

@@ -13,9 +13,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from shoper_retention.ingest.storefront_events import parse_snapshot
 from shoper_retention.models import Cart, Consent, Contact, InboxDelivery
 from shoper_retention.settings import Settings
-from shoper_retention.storefront_events import parse_snapshot
 from tests.support import Clock, ShopHandle, cart_snapshot, make_shop, post_cart
 
 SHOP_ORIGIN = "https://sklep.example"

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shoper_retention.errors import BadInput
-from shoper_retention.untrusted_json import parse_object
+from shoper_retention.ingest.untrusted_json import parse_object
 
 
 def refused(body: bytes, **rules: Any) -> BadInput:

@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shoper_retention.clock import utcnow
 from shoper_retention.connectors.base import Connector, Outcome, OutgoingMessage, Sent
+from shoper_retention.messaging.sms_text import segment_count
 from shoper_retention.models import DevOutboxEntry
-from shoper_retention.sms_text import segment_count
 
 
 class DevOutboxConnector:

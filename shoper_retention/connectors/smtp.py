@@ -32,9 +32,9 @@ from shoper_retention.connectors.base import (
     Retry,
     Sent,
 )
-from shoper_retention.email_html import inline_css
-from shoper_retention.emails import canonical_email_or_none
-from shoper_retention.emails import masked as masked_address
+from shoper_retention.contacts.emails import canonical_email_or_none
+from shoper_retention.contacts.emails import masked as masked_address
+from shoper_retention.messaging.email_html import inline_css
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from shoper_retention.events import DomainEvent
+from shoper_retention.ingest.events import DomainEvent
 from shoper_retention.models import Message, Shop
 from shoper_retention.shop_config import CouponPolicy
 

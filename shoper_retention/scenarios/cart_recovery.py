@@ -13,8 +13,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
-from shoper_retention import catalogue, consent, contacts, outbox, shop_config
-from shoper_retention.events import CartChanged, DomainEvent, OrderPlaced
+from shoper_retention import shop_config
+from shoper_retention.commerce import catalogue
+from shoper_retention.contacts import consent
+from shoper_retention.contacts import records as contacts
+from shoper_retention.ingest.events import CartChanged, DomainEvent, OrderPlaced
+from shoper_retention.messaging import outbox
 from shoper_retention.models import Cart, Contact, Message, Order, Shop
 from shoper_retention.models.outbox import PENDING_STATUSES
 from shoper_retention.scenarios.base import SendServices

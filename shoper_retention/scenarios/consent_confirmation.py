@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from shoper_retention import consent
+from shoper_retention.contacts import consent
 from shoper_retention.models import Message, Shop
 from shoper_retention.scenarios.base import SendServices
 

@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from shoper_retention import consent, contacts
-from shoper_retention.events import ContactInfo
+from shoper_retention.contacts import consent
+from shoper_retention.contacts import records as contacts
+from shoper_retention.ingest.events import ContactInfo
 from shoper_retention.models import Cart, Message, Shop
 from tests.support import make_shop
 

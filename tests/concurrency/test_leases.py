@@ -18,9 +18,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoper_retention import inbox, outbox
 from shoper_retention.connectors.base import Connector, Outcome, OutgoingMessage
 from shoper_retention.connectors.dev_outbox import DevOutboxConnector
+from shoper_retention.ingest import inbox
+from shoper_retention.messaging import outbox
 from shoper_retention.models import InboxDelivery, Message, Order, Shop
 from shoper_retention.settings import PROJECT_ROOT, Settings
 from shoper_retention.worker import Worker

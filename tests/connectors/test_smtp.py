@@ -10,7 +10,7 @@ import pytest
 
 from shoper_retention.connectors.base import Failed, OutgoingMessage, Paused, Retry, Sent
 from shoper_retention.connectors.smtp import SmtpConnector, message_id_for
-from shoper_retention.emails import masked as masked_address
+from shoper_retention.contacts.emails import masked as masked_address
 from tests.fakes.smtp_server import FakeSmtpServer, free_port
 
 FROM = "Sklep Ania <sklep@ania.example>"

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoper_retention import outbox, shop_config
+from shoper_retention import shop_config
+from shoper_retention.messaging import outbox
 from shoper_retention.models import Contact, Message, Shop, Suppression
 from tests.support import (
     abandon_cart,

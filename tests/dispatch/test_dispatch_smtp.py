@@ -185,7 +185,7 @@ def test_an_email_whose_worker_died_mid_send_is_not_sent_again(
     that died before recording the answer may have arrived, so it is failed, not resent."""
     from sqlalchemy import update
 
-    from shoper_retention.dispatch import UNKNOWN_OUTCOME
+    from shoper_retention.messaging.dispatch import UNKNOWN_OUTCOME
     from shoper_retention.models import Message
 
     shop = make_shop(factory, settings, now=clock.now)

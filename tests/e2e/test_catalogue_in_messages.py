@@ -12,7 +12,7 @@ import pytest
 import responses
 from sqlalchemy import select
 
-from shoper_retention.catalogue import CatalogueUnavailable, ProductInfo
+from shoper_retention.commerce.catalogue import CatalogueUnavailable, ProductInfo
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.models import Cart, Shop
 from shoper_retention.worker import Worker

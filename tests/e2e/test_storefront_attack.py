@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from shoper_retention import contacts
+from shoper_retention.contacts import records as contacts
 from shoper_retention.models import InboxDelivery
 from shoper_retention.worker import Worker
 from tests.fakes.smsapi_server import FakeSmsapi

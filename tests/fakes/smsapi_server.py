@@ -20,8 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
-# Kept separate from shoper_retention.sms_text on purpose: the fake must not grade our code
-# with our own code. A plain count (no packing at part edges) is enough for test texts.
+# Kept apart from shoper_retention.messaging.sms_text on purpose: the fake must not grade our
+# code with our own code. A plain count (no packing at part edges) is enough for test texts.
 _GSM7 = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"

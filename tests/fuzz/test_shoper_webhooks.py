@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from shoper_retention.ingest import process_pending
+from shoper_retention.ingest.pipeline import process_pending
 from shoper_retention.manifest import webhook_events
 from shoper_retention.models import InboxDelivery
 from tests.fuzz.hostile import (

@@ -15,7 +15,7 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from shoper_retention.ingest import process_pending
+from shoper_retention.ingest.pipeline import process_pending
 from shoper_retention.models import Cart, Consent, Contact, InboxDelivery
 from tests.fuzz.hostile import (
     any_text,

@@ -12,7 +12,7 @@ import pytest
 import requests
 import responses
 
-from shoper_retention.catalogue import CatalogueUnavailable, ProductInfo
+from shoper_retention.commerce.catalogue import CatalogueUnavailable, ProductInfo
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.models import Shop
 from shoper_retention.platforms.shoper.catalogue import ShoperCatalogue, image_url, shop_link

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.models import InboxDelivery, Shop
+from shoper_retention.platforms.shoper import fast_ingest as shoper_ingest
 from shoper_retention.platforms.shoper.signature import verify_webhook, webhook_sha1
 from shoper_retention.settings import Settings
-from shoper_retention.webhooks import shoper_ingest
 from tests.support import Clock, ShopHandle, make_shop, order_payload, post_webhook, webhook_headers
 
 OLD_SECRET_KEY = "another-secret-key-fedcba9876543210"

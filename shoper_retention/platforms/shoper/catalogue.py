@@ -13,7 +13,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 
-from shoper_retention.catalogue import CatalogueUnavailable, ProductInfo
+from shoper_retention.commerce.catalogue import CatalogueUnavailable, ProductInfo
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.models import Shop
 from shoper_retention.platforms.shoper import api

@@ -13,17 +13,17 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shoper_retention.emails import canonical_email_or_none
+from shoper_retention.contacts.emails import canonical_email_or_none
+from shoper_retention.contacts.phones import to_e164
 from shoper_retention.errors import BadInput
-from shoper_retention.events import (
+from shoper_retention.ingest.events import (
     CartItem,
     ContactInfo,
     DomainEvent,
     MarketingConsentReported,
     OrderPlaced,
 )
-from shoper_retention.phones import to_e164
-from shoper_retention.untrusted_json import parse_object
+from shoper_retention.ingest.untrusted_json import parse_object
 
 # Shoper's status types: 1 new, 2 open, 3 closed, 4 unrealised.
 STATUS_TYPES = {"1": "new", "2": "open", "3": "closed", "4": "unrealised"}

@@ -19,12 +19,12 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoper_retention import outbox
-from shoper_retention.coupons import CouponUnavailable, CreateAtPlatform
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.errors import BadInput, Forbidden, UnknownShop, UpstreamFailed
-from shoper_retention.locales import language_of
 from shoper_retention.manifest import webhook_events
+from shoper_retention.messaging import outbox
+from shoper_retention.messaging.coupons import CouponUnavailable, CreateAtPlatform
+from shoper_retention.messaging.locales import language_of
 from shoper_retention.models import Shop
 from shoper_retention.platforms.shoper import api, signature
 from shoper_retention.settings import Settings

@@ -31,11 +31,13 @@ from typing import Literal
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from shoper_retention import contacts, outbox, shop_config
+from shoper_retention import shop_config
+from shoper_retention.contacts import records as contacts
+from shoper_retention.contacts.phones import sms_refusal
 from shoper_retention.db import lock_for_transaction
+from shoper_retention.messaging import outbox
 from shoper_retention.models import Consent, Contact, Message, Shop
 from shoper_retention.models.outbox import PENDING_STATUSES
-from shoper_retention.phones import sms_refusal
 
 CONFIRMATION = "consent_confirmation"  # the scenario that sends the confirmation request
 CONFIRMATION_INTERVAL = timedelta(days=30)

@@ -12,7 +12,7 @@ from collections.abc import Collection
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
-from shoper_retention import emails
+from shoper_retention.contacts import emails
 
 SMS_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
 # Merchants read these in skip reasons; phonenumbers' own names are shouting constants.

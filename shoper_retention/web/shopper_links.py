@@ -9,12 +9,13 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request
 from sqlalchemy import update
 
-from shoper_retention import consent, scenarios
-from shoper_retention.app import services
+from shoper_retention import scenarios
+from shoper_retention.contacts import consent
+from shoper_retention.contacts.unsubscribe import unsubscribe
 from shoper_retention.links import InvalidLink
 from shoper_retention.models import LinkClick, Message, Shop
-from shoper_retention.rate_limits import SHOPPER_LINKS_PER_IP, request_client
-from shoper_retention.unsubscribe import unsubscribe
+from shoper_retention.web.rate_limits import SHOPPER_LINKS_PER_IP, request_client
+from shoper_retention.web.services import services
 
 blueprint = Blueprint("shopper", __name__)
 

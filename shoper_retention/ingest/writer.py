@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import PoolProxiedConnection
 
 from shoper_retention.db import begin_write, is_in_memory, make_engine
-from shoper_retention.inbox import STORE_STATEMENTS, new_row
+from shoper_retention.ingest.inbox import STORE_STATEMENTS, new_row
 from shoper_retention.models import InboxDelivery
 
 # The columns a new delivery binds, in `inbox.new_row`'s order (the statement is compiled

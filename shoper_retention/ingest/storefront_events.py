@@ -15,11 +15,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
-from shoper_retention.emails import canonical_email
+from shoper_retention.contacts.emails import canonical_email
+from shoper_retention.contacts.phones import to_e164
 from shoper_retention.errors import BadInput
-from shoper_retention.events import CartChanged, CartItem, ConsentChange, ContactInfo
-from shoper_retention.phones import to_e164
-from shoper_retention.untrusted_json import parse_object
+from shoper_retention.ingest.events import CartChanged, CartItem, ConsentChange, ContactInfo
+from shoper_retention.ingest.untrusted_json import parse_object
 
 MAX_ITEMS = 100
 CHANNELS = ("email", "sms")

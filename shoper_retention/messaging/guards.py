@@ -12,9 +12,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from shoper_retention import consent, contacts, shop_config
+from shoper_retention import shop_config
+from shoper_retention.contacts import consent
+from shoper_retention.contacts import records as contacts
+from shoper_retention.contacts.phones import sms_refusal
 from shoper_retention.models import Message, Shop
-from shoper_retention.phones import sms_refusal
 
 CAP_WINDOW = timedelta(hours=24)
 

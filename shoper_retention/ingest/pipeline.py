@@ -13,17 +13,22 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoper_retention import consent, contacts, inbox, orders, outbox, scenarios
+from shoper_retention import scenarios
+from shoper_retention.commerce import orders
+from shoper_retention.contacts import consent
+from shoper_retention.contacts import records as contacts
 from shoper_retention.errors import DomainError
-from shoper_retention.events import (
+from shoper_retention.ingest import inbox
+from shoper_retention.ingest.events import (
     DomainEvent,
     MarketingConsentReported,
     OrderPlaced,
     ShopUninstalled,
 )
+from shoper_retention.ingest.storefront_events import parse_snapshot
+from shoper_retention.messaging import outbox
 from shoper_retention.models import InboxDelivery, Shop
 from shoper_retention.platforms.shoper import events as shoper_events
-from shoper_retention.storefront_events import parse_snapshot
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)  # the worker passes settings.claim_lease_seconds

@@ -6,7 +6,9 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from shoper_retention import consent, contacts, outbox
+from shoper_retention.contacts import consent
+from shoper_retention.contacts import records as contacts
+from shoper_retention.messaging import outbox
 from shoper_retention.models import Contact, Message
 
 

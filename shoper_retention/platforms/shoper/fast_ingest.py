@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from shoper_retention import inbox
 from shoper_retention.errors import (
     BadInput,
     BadSignature,
@@ -30,13 +29,14 @@ from shoper_retention.errors import (
     PayloadTooLarge,
     UnknownShop,
 )
+from shoper_retention.ingest import inbox
 from shoper_retention.manifest import webhook_events
 from shoper_retention.models import Shop
 from shoper_retention.platforms.shoper import events as shoper_events
 from shoper_retention.platforms.shoper import signature
 
 if TYPE_CHECKING:
-    from shoper_retention.app import Services
+    from shoper_retention.web.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from jinja2 import TemplateError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoper_retention import consent, contacts, coupons, guards, outbox, scenarios, shop_config
+from shoper_retention import scenarios, shop_config
 from shoper_retention.clock import utcnow
 from shoper_retention.connectors.base import (
     Connector,
@@ -29,15 +29,18 @@ from shoper_retention.connectors.base import (
     Retry,
     Sent,
 )
+from shoper_retention.contacts import consent
+from shoper_retention.contacts import records as contacts
+from shoper_retention.contacts.phones import masked
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.db import lock_for_transaction
 from shoper_retention.links import Links
+from shoper_retention.messaging import coupons, guards, outbox
+from shoper_retention.messaging.rendering import Renderer
+from shoper_retention.messaging.sms_text import prepare_sms
 from shoper_retention.models import ChannelPause, Contact, Message, Shop
-from shoper_retention.phones import masked
-from shoper_retention.rendering import Renderer
 from shoper_retention.scenarios.base import CouponInfo
 from shoper_retention.settings import Settings
-from shoper_retention.sms_text import prepare_sms
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8

@@ -8,8 +8,8 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from shoper_retention.app import services
 from shoper_retention.errors import DomainError
+from shoper_retention.web.services import services
 
 blueprint = Blueprint("shoper", __name__)
 BUDGET = "shoper appstore"  # refused callbacks per address (rate_limits.py)

@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from shoper_retention.app import services
 from shoper_retention.manifest import load_manifest
 from shoper_retention.models import DevOutboxEntry, HealthProbe, WorkerHeartbeat
+from shoper_retention.web.services import services
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("ops", __name__)

@@ -18,8 +18,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shoper_retention import settings_form, shop_config
-from shoper_retention.app import services
+from shoper_retention import shop_config
 from shoper_retention.connectors import provider_name
 from shoper_retention.connectors.dev_outbox import DevOutboxConnector
 from shoper_retention.errors import BadInput, Forbidden, UnknownShop
@@ -27,6 +26,8 @@ from shoper_retention.links import InvalidLink
 from shoper_retention.models import ChannelPause, Message, Shop, WorkerHeartbeat
 from shoper_retention.platforms.shoper import signature
 from shoper_retention.platforms.shoper.install import shoper_time
+from shoper_retention.web import settings_form
+from shoper_retention.web.services import services
 
 IFRAME_MAX_AGE = timedelta(hours=2)
 IFRAME_CLOCK_SKEW = timedelta(minutes=10)

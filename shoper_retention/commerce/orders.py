@@ -7,8 +7,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shoper_retention import attribution, contacts
-from shoper_retention.events import OrderPlaced
+from shoper_retention.commerce import attribution
+from shoper_retention.contacts import records as contacts
+from shoper_retention.ingest.events import OrderPlaced
 from shoper_retention.models import Order
 
 

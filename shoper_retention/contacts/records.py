@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shoper_retention.events import ContactInfo
+from shoper_retention.ingest.events import ContactInfo
 from shoper_retention.models import Cart, Contact, Suppression
 
 

@@ -12,17 +12,18 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy import select
 
-from shoper_retention import contacts, inbox
-from shoper_retention.app import services
+from shoper_retention.contacts import records as contacts
 from shoper_retention.errors import Forbidden, PayloadTooLarge, UnknownShop
+from shoper_retention.ingest import inbox
+from shoper_retention.ingest.storefront_events import parse_snapshot
 from shoper_retention.models import Shop
-from shoper_retention.rate_limits import (
+from shoper_retention.web.rate_limits import (
     NEW_CONTACTS_PER_SHOP,
     STOREFRONT_PER_IP,
     STOREFRONT_PER_SHOP,
     request_client,
 )
-from shoper_retention.storefront_events import parse_snapshot
+from shoper_retention.web.services import services
 
 blueprint = Blueprint("storefront", __name__)
 

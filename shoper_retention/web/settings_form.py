@@ -15,8 +15,8 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from shoper_retention import shop_config
+from shoper_retention.contacts.emails import canonical_email
 from shoper_retention.credentials import CredentialBox
-from shoper_retention.emails import canonical_email
 from shoper_retention.errors import BadInput
 from shoper_retention.models import ChannelPause, Shop
 

@@ -18,10 +18,10 @@ from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from shoper_retention import locales
-from shoper_retention.email_html import inline_css
+from shoper_retention.messaging import locales
+from shoper_retention.messaging.email_html import inline_css
 
-TEMPLATES = Path(__file__).parent / "templates" / "messages"
+TEMPLATES = Path(__file__).parent.parent / "templates" / "messages"
 SMS_OPT_OUT = {"pl": "Rezygnacja: {url}", "en": "Opt out: {url}"}
 
 

@@ -13,10 +13,10 @@ from typing import Any
 from flask import Blueprint, request
 from sqlalchemy import or_, select
 
-from shoper_retention import outbox
-from shoper_retention.app import services
 from shoper_retention.errors import UnknownShop
+from shoper_retention.messaging import outbox
 from shoper_retention.models import Message, Shop
+from shoper_retention.web.services import services
 
 blueprint = Blueprint("smsapi_reports", __name__)
 BUDGET = "smsapi reports"  # requests with an unknown token per address (rate_limits.py)
