@@ -4,6 +4,7 @@ from shoper_retention.db import Base
 from shoper_retention.models.commerce import (
     Cart,
     CatalogueProduct,
+    HistoryImport,
     Order,
     ProductStock,
     RestockSubscription,
@@ -18,6 +19,7 @@ __all__ = [
     "Base",
     "Cart",
     "CatalogueProduct",
+    "HistoryImport",
     "ChannelPause",
     "Consent",
     "Contact",

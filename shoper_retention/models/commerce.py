@@ -112,7 +112,7 @@ class CatalogueProduct(Base):
 
 
 class ProductStock(Base):
-    """Last known stock per product/variant, to see the 0 -> >0 edge (back in stock, next)."""
+    """Last known stock per product/variant, to see the 0 -> >0 edge of back in stock."""
 
     __tablename__ = "product_stocks"
     __table_args__ = (UniqueConstraint("shop_id", "product_id", "variant_id"),)
@@ -123,6 +123,31 @@ class ProductStock(Base):
     variant_id: Mapped[str] = mapped_column(String(64), default="")
     quantity: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A stock change may fire no webhook: products someone waits for are re-read from the
+    # platform's REST API when this comes (None: nobody waits).
+    recheck_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class HistoryImport(Base):
+    """One import of a shop's past customers or orders through the platform's REST API, page by
+    page; `next_page` is committed with each page's rows, so a crash resumes where it stopped."""
+
+    __tablename__ = "history_imports"
+    __table_args__ = (UniqueConstraint("shop_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # customers | orders
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, done, failed
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_page: Mapped[int] = mapped_column(default=1)
+    pages: Mapped[int | None] = mapped_column(default=None)  # known after the first page
+    rows: Mapped[int] = mapped_column(default=0)
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the next page's turn (pacing)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class RestockSubscription(Base):
@@ -136,8 +161,13 @@ class RestockSubscription(Base):
     product_id: Mapped[str] = mapped_column(String(64))
     variant_id: Mapped[str] = mapped_column(String(64), default="")
     channel: Mapped[str] = mapped_column(String(8))
-    status: Mapped[str] = mapped_column(String(16), default="waiting")  # waiting, notified, gone
+    address: Mapped[str] = mapped_column(String(255), default="")  # e-mail/E.164
+    # waiting -> notified, or expired / cancelled (product deleted, unsubscribed)
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    reason: Mapped[str] = mapped_column(String(120), default="")
 
 
 Index("ix_carts_shop_id_status_last_activity_at", Cart.shop_id, Cart.status, Cart.last_activity_at)
@@ -153,4 +183,23 @@ Index(
     RestockSubscription.product_id,
     RestockSubscription.variant_id,
     RestockSubscription.status,
+)
+Index("ix_product_stocks_recheck_at", ProductStock.recheck_at)
+Index(
+    "ix_restock_subscriptions_status_expires_at",
+    RestockSubscription.status,
+    RestockSubscription.expires_at,
+)
+Index("ix_history_imports_status_due_at", HistoryImport.status, HistoryImport.due_at)
+# One waiting subscription per product, channel and address: a second sign-up is the same wish.
+Index(
+    "uq_restock_subscriptions_waiting",
+    RestockSubscription.shop_id,
+    RestockSubscription.product_id,
+    RestockSubscription.variant_id,
+    RestockSubscription.channel,
+    RestockSubscription.address,
+    unique=True,
+    postgresql_where=RestockSubscription.status == "waiting",
+    sqlite_where=RestockSubscription.status == "waiting",
 )

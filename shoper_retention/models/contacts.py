@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shoper_retention.db import Base, UTCDateTime
@@ -24,7 +24,15 @@ class Contact(Base):
     first_name: Mapped[str] = mapped_column(String(100), default="")
     language: Mapped[str] = mapped_column(String(8), default="")
     platform_customer_id: Mapped[str | None] = mapped_column(String(64), default=None)
-    birth_date: Mapped[date | None] = mapped_column(Date, default=None)
+    # Dates the celebrations read, in the shop's own calendar. Month and day are kept as one
+    # number (MMDD, e.g. 229) so a day's scan is one index range for any number of contacts.
+    birthday_md: Mapped[int | None] = mapped_column(SmallInteger, default=None)
+    birthday_source: Mapped[str] = mapped_column(String(16), default="")
+    first_order_on: Mapped[date | None] = mapped_column(Date, default=None)
+    first_order_md: Mapped[int | None] = mapped_column(SmallInteger, default=None)
+    # Joined the loyalty club: the shop account's creation or the newsletter sign-up, earliest.
+    joined_on: Mapped[date | None] = mapped_column(Date, default=None)
+    joined_md: Mapped[int | None] = mapped_column(SmallInteger, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -83,3 +91,6 @@ Index(
     Consent.address,
     Consent.id,
 )
+Index("ix_contacts_shop_id_birthday_md", Contact.shop_id, Contact.birthday_md)
+Index("ix_contacts_shop_id_first_order_md", Contact.shop_id, Contact.first_order_md)
+Index("ix_contacts_shop_id_joined_md", Contact.shop_id, Contact.joined_md)
