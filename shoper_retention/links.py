@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -53,9 +54,12 @@ def _row_id(value: str) -> int:
     return int(value)
 
 
-# A link name in a click token is one letter; the message resolves it to a target.
-LINK_CODES = {"cart": "c", "shop": "s"}
-LINK_NAMES = {code: name for name, code in LINK_CODES.items()}
+# A click token names its link (the message resolves the name to a target), never a URL.
+# The two every SMS may carry are one letter, to keep texts short.
+SHORT_CODES = {"cart": "c", "shop": "s"}
+LONG_NAMES = {code: name for name, code in SHORT_CODES.items()}
+LINK_NAME = re.compile(r"[a-z_]{2,16}")
+CLICK_PAYLOAD = re.compile(r"(\d{1,18})([a-z_]{1,16})")
 
 
 class Links:
@@ -88,15 +92,19 @@ class Links:
 
     def click_url(self, message_id: int, link: str) -> str:
         """`link` names a target the message resolves (e.g. "cart"), never a URL."""
-        payload = f"{message_id}{LINK_CODES[link]}"
-        return f"{self.public_url}/c/{self._click.sign(payload).decode()}"
+        code = SHORT_CODES.get(link)
+        if code is None:
+            if not LINK_NAME.fullmatch(link) or link in LONG_NAMES:
+                raise ValueError(f"not a link name: {link!r}")
+            code = link
+        return f"{self.public_url}/c/{self._click.sign(f'{message_id}{code}').decode()}"
 
     def read_click(self, token: str) -> tuple[int, str]:
-        value = self._unsign(self._click, token)
-        number, code = value[:-1], value[-1:]
-        if code not in LINK_NAMES:
+        match = CLICK_PAYLOAD.fullmatch(self._unsign(self._click, token))
+        if match is None:
             raise InvalidLink("malformed click token")
-        return _row_id(number), LINK_NAMES[code]
+        number, code = match.groups()
+        return _row_id(number), LONG_NAMES.get(code, code)
 
     def settings_form_token(self, shop_id: int, now: datetime) -> str:
         return self._settings_form.dumps([shop_id, int(now.timestamp())])

@@ -6,32 +6,16 @@ code never digs in dicts."""
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
-from datetime import time, timedelta
-from typing import Any
+from datetime import time
+from typing import TYPE_CHECKING, Any
 
 from shoper_retention.models import Shop
 
-STEP_CHANNELS = ("auto", "email", "sms", "both")  # auto = SMS where allowed, else e-mail
+if TYPE_CHECKING:
+    from shoper_retention.scenarios.settings_schema import SettingsSchema
 
 DEFAULTS: dict[str, Any] = {
-    "scenarios": {
-        "cart_recovery": {
-            "enabled": False,
-            "idle_minutes": 30,
-            "steps": [
-                {"delay_minutes": 60, "channel": "auto"},
-                {"delay_minutes": 24 * 60, "channel": "email"},
-                {"delay_minutes": 72 * 60, "channel": "both"},
-            ],
-            "coupon": {
-                "mode": "unique",  # unique (created at the platform) | static | none
-                "discount_percent": 10,
-                "valid_hours": 48,
-                "static_code": "",
-            },
-        }
-    },
+    "scenarios": {},  # each scenario's own, read through its settings schema
     # The countries SMS may go to (ISO 3166 codes); empty means the shop's own country.
     "sms": {"sender": "", "transliterate": True, "countries": []},
     # confirmed: a storefront tick is followed by one confirmation e-mail, and marketing waits
@@ -64,49 +48,13 @@ def update(shop: Shop, changes: dict[str, Any]) -> None:
     shop.settings = stored  # a new object, so SQLAlchemy sees the change
 
 
-@dataclass(frozen=True)
-class Step:
-    number: int
-    delay: timedelta
-    channel: str
-
-
-@dataclass(frozen=True)
-class CouponPolicy:
-    mode: str
-    discount_percent: int
-    valid_for: timedelta
-    static_code: str
-
-
-@dataclass(frozen=True)
-class CartRecoveryConfig:
-    enabled: bool
-    idle: timedelta
-    steps: tuple[Step, ...]
-    coupon: CouponPolicy
-
-
-def cart_recovery(shop: Shop) -> CartRecoveryConfig:
-    raw = merged(shop.settings)["scenarios"]["cart_recovery"]
-    coupon = raw["coupon"]
-    return CartRecoveryConfig(
-        enabled=bool(raw["enabled"]),
-        idle=timedelta(minutes=int(raw["idle_minutes"])),
-        steps=tuple(
-            Step(n, timedelta(minutes=int(s["delay_minutes"])), str(s["channel"]))
-            for n, s in enumerate(raw["steps"], start=1)
-        ),
-        coupon=CouponPolicy(
-            mode=str(coupon["mode"]),
-            discount_percent=int(coupon["discount_percent"]),
-            valid_for=timedelta(hours=int(coupon["valid_hours"])),
-            static_code=str(coupon["static_code"]).strip(),
-        ),
-    )
+def scenario_settings(shop: Shop, name: str, schema: SettingsSchema) -> dict[str, Any]:
+    """A scenario's stored settings over its schema's defaults."""
+    return schema.read(merged(shop.settings)["scenarios"].get(name))
 
 
 def scenario_enabled(shop: Shop, scenario: str) -> bool:
+    """Every scenario the merchant can switch starts off."""
     return bool(merged(shop.settings)["scenarios"].get(scenario, {}).get("enabled"))
 
 

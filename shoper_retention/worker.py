@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoper_retention import connectors, scenarios, shop_config
+from shoper_retention import connectors, shop_config
 from shoper_retention.clock import utcnow
 from shoper_retention.commerce import catalogue
 from shoper_retention.connectors.base import Connector
@@ -30,6 +30,7 @@ from shoper_retention.messaging.dispatch import Dispatcher, DispatchReport
 from shoper_retention.models import Shop, WorkerHeartbeat
 from shoper_retention.platforms.shoper.catalogue import ShoperCatalogue
 from shoper_retention.platforms.shoper.install import ShoperInstaller
+from shoper_retention.scenarios import registry
 from shoper_retention.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -216,7 +217,7 @@ class Worker:
             shop = session.get(Shop, shop_id)
             if shop is None:
                 return 0  # uninstalled and deleted since the page was read
-            for scenario in scenarios.REGISTRY.values():
+            for scenario in registry.REGISTRY.values():
                 planned += scenario.scan(session, shop, now)
         return planned
 

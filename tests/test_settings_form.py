@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session
 from shoper_retention import shop_config
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.errors import BadInput
+from shoper_retention.messaging.coupons import CouponPolicy
 from shoper_retention.models import ChannelPause, Shop
+from shoper_retention.scenarios import cart_recovery
 from shoper_retention.web import settings_form
 from tests.support import make_shop, settings_form_fields
 
@@ -56,16 +58,16 @@ def form(factory, settings, clock) -> Iterator[Form]:
 
 def test_a_valid_form_becomes_the_shops_configuration(form: Form):
     form.apply(
-        step1_hours="2",
-        step2_hours="20,5",  # a Polish decimal comma is accepted
-        step3_hours="96",
-        step1_channel="email",
-        step2_channel="sms",
-        step3_channel="auto",
-        coupon_mode="static",
-        coupon_percent="15",
-        coupon_valid_hours="24",
-        coupon_static_code=" WRACAJ15 ",
+        cart_recovery__step1_hours="2",
+        cart_recovery__step2_hours="20,5",  # a Polish decimal comma is accepted
+        cart_recovery__step3_hours="96",
+        cart_recovery__step1_channel="email",
+        cart_recovery__step2_channel="sms",
+        cart_recovery__step3_channel="auto",
+        cart_recovery__coupon_mode="static",
+        cart_recovery__coupon_percent="15",
+        cart_recovery__coupon_valid="24",
+        cart_recovery__coupon_static_code=" WRACAJ15 ",
         sms_sender="Moj-Sklep.1",
         sms_transliterate=None,
         mail_from="sklep@example.pl",
@@ -74,14 +76,14 @@ def test_a_valid_form_becomes_the_shops_configuration(form: Form):
         email_from="07:00",
         email_until="22:00",
     )
-    config = shop_config.cart_recovery(form.shop)
+    config = cart_recovery.read_config(form.shop)
     assert config.enabled is True
     assert [(s.delay, s.channel) for s in config.steps] == [
         (timedelta(hours=2), "email"),
         (timedelta(hours=20, minutes=30), "sms"),
         (timedelta(hours=96), "auto"),
     ]
-    assert config.coupon == shop_config.CouponPolicy("static", 15, timedelta(hours=24), "WRACAJ15")
+    assert config.coupon == CouponPolicy("static", 15, timedelta(hours=24), "WRACAJ15")
     assert shop_config.sms_sender(form.shop) == "Moj-Sklep.1"
     assert shop_config.sms_transliterate(form.shop) is False
     assert shop_config.mail_from(form.shop, "operator@example.com") == "sklep@example.pl"
@@ -90,10 +92,10 @@ def test_a_valid_form_becomes_the_shops_configuration(form: Form):
 
 
 def test_an_unticked_box_switches_cart_recovery_off(form: Form):
-    form.apply(cart_recovery_enabled=None)
-    assert shop_config.cart_recovery(form.shop).enabled is False
+    form.apply(cart_recovery__enabled=None)
+    assert cart_recovery.read_config(form.shop).enabled is False
     form.apply()
-    assert shop_config.cart_recovery(form.shop).enabled is True
+    assert cart_recovery.read_config(form.shop).enabled is True
 
 
 def test_empty_sender_and_from_fall_back_to_the_defaults(form: Form):
@@ -105,27 +107,36 @@ def test_empty_sender_and_from_fall_back_to_the_defaults(form: Form):
 @pytest.mark.parametrize(
     ("hours", "field"),
     [
-        (("1", "1", "72"), "step2_hours"),
-        (("24", "1", "72"), "step2_hours"),
-        (("1", "80", "72"), "step3_hours"),
-        (("1", "24", "24"), "step3_hours"),
-        (("1", "1.005", "72"), "step2_hours"),  # the same whole minute as step 1
+        (("1", "1", "72"), "cart_recovery__step2_hours"),
+        (("24", "1", "72"), "cart_recovery__step2_hours"),
+        (("1", "80", "72"), "cart_recovery__step3_hours"),
+        (("1", "24", "24"), "cart_recovery__step3_hours"),
+        (("1", "1.005", "72"), "cart_recovery__step2_hours"),  # the same whole minute as step 1
     ],
 )
 def test_each_step_must_come_after_the_one_before(form: Form, hours, field):
     one, two, three = hours
-    error = form.rejects(field, step1_hours=one, step2_hours=two, step3_hours=three)
+    error = form.rejects(
+        field,
+        cart_recovery__step1_hours=one,
+        cart_recovery__step2_hours=two,
+        cart_recovery__step3_hours=three,
+    )
     assert error.message == "each step must come after the one before"
 
 
 @pytest.mark.parametrize("value", ["0", "0.25", "-1", "721", "", "soon", "nan", "inf"])
 def test_step_timing_must_be_a_number_of_hours_within_bounds(form: Form, value):
-    form.rejects("step1_hours", step1_hours=value)
+    form.rejects("cart_recovery__step1_hours", cart_recovery__step1_hours=value)
 
 
 def test_step_timing_bounds_are_inclusive(form: Form):
-    form.apply(step1_hours="0.5", step2_hours="1", step3_hours="720")
-    assert [s.delay for s in shop_config.cart_recovery(form.shop).steps] == [
+    form.apply(
+        cart_recovery__step1_hours="0.5",
+        cart_recovery__step2_hours="1",
+        cart_recovery__step3_hours="720",
+    )
+    assert [s.delay for s in cart_recovery.read_config(form.shop).steps] == [
         timedelta(minutes=30),
         timedelta(hours=1),
         timedelta(days=30),
@@ -133,7 +144,7 @@ def test_step_timing_bounds_are_inclusive(form: Form):
 
 
 def test_a_step_channel_must_be_one_the_dispatcher_knows(form: Form):
-    form.rejects("step3_channel", step3_channel="fax")
+    form.rejects("cart_recovery__step3_channel", cart_recovery__step3_channel="fax")
 
 
 @pytest.mark.parametrize("sender", ["MojSklep", "Sklep-24.pl", "A B", "12345678901"])
@@ -196,20 +207,20 @@ def test_a_quiet_hours_window_must_be_valid_times_starting_before_it_ends(
 
 @pytest.mark.parametrize("mode", ["unique", "static", "none"])
 def test_each_coupon_mode_is_accepted(form: Form, mode):
-    form.apply(coupon_mode=mode)
-    assert shop_config.cart_recovery(form.shop).coupon.mode == mode
+    form.apply(cart_recovery__coupon_mode=mode)
+    assert cart_recovery.read_config(form.shop).coupon.mode == mode
 
 
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"coupon_mode": "free"}, "coupon_mode"),
-        ({"coupon_percent": "0"}, "coupon_percent"),
-        ({"coupon_percent": "91"}, "coupon_percent"),
-        ({"coupon_percent": "10.5"}, "coupon_percent"),
-        ({"coupon_valid_hours": "0"}, "coupon_valid_hours"),
-        ({"coupon_valid_hours": "721"}, "coupon_valid_hours"),
-        ({"coupon_static_code": "X" * 65}, "coupon_static_code"),
+        ({"cart_recovery__coupon_mode": "free"}, "cart_recovery__coupon_mode"),
+        ({"cart_recovery__coupon_percent": "0"}, "cart_recovery__coupon_percent"),
+        ({"cart_recovery__coupon_percent": "91"}, "cart_recovery__coupon_percent"),
+        ({"cart_recovery__coupon_percent": "10.5"}, "cart_recovery__coupon_percent"),
+        ({"cart_recovery__coupon_valid": "0"}, "cart_recovery__coupon_valid"),
+        ({"cart_recovery__coupon_valid": "721"}, "cart_recovery__coupon_valid"),
+        ({"cart_recovery__coupon_static_code": "X" * 65}, "cart_recovery__coupon_static_code"),
     ],
 )
 def test_coupon_settings_out_of_bounds_are_rejected(form: Form, changes, field):
@@ -220,8 +231,8 @@ def test_a_late_error_stores_none_of_the_valid_fields_before_it(form: Form):
     # Every field but the last one checked is valid and different from what is stored.
     form.rejects(
         "email_until",
-        cart_recovery_enabled=None,
-        step2_hours="20",
+        cart_recovery__enabled=None,
+        cart_recovery__step2_hours="20",
         sms_sender="MojSklep",
         smsapi_token="new-token",
         email_from="22:00",
@@ -270,8 +281,8 @@ def test_a_save_clears_the_shops_channel_pauses_and_a_rejected_one_does_not(form
 
 def test_every_field_an_error_can_name_has_a_label_the_page_shows(form: Form):
     fields = set(settings_form_fields()) - {
-        "cart_recovery_enabled",
+        "cart_recovery__enabled",
         "smsapi_token",
         "sms_transliterate",
     }
-    assert fields <= set(settings_form.FIELD_LABELS)
+    assert all(settings_form.field_label(f) != {"en": f} for f in fields)

@@ -13,22 +13,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoper_retention import scenarios
-from shoper_retention.commerce import orders
-from shoper_retention.contacts import consent
-from shoper_retention.contacts import records as contacts
 from shoper_retention.errors import DomainError
-from shoper_retention.ingest import inbox
+from shoper_retention.ingest import inbox, state
 from shoper_retention.ingest.events import (
     DomainEvent,
-    MarketingConsentReported,
-    OrderPlaced,
     ShopUninstalled,
 )
 from shoper_retention.ingest.storefront_events import parse_snapshot
-from shoper_retention.messaging import outbox
 from shoper_retention.models import InboxDelivery, Shop
 from shoper_retention.platforms.shoper import events as shoper_events
+from shoper_retention.scenarios import registry
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)  # the worker passes settings.claim_lease_seconds
@@ -59,35 +53,14 @@ def to_events(shop: Shop, delivery: InboxDelivery, now: datetime) -> Sequence[Do
 def apply_events(
     session: Session, shop: Shop, events: Sequence[DomainEvent], now: datetime
 ) -> None:
+    """State first (ingest/state.py), then every scenario that reacts to the event."""
     for event in events:
-        if isinstance(event, OrderPlaced):
-            orders.apply_order(session, shop.id, event, now)
-        if isinstance(event, MarketingConsentReported):
-            _apply_platform_consent(session, shop, event, now)
+        state.apply(session, shop, event, now)
         if isinstance(event, ShopUninstalled):
-            outbox.cancel_pending(session, shop.id, "shop uninstalled", now)
             continue
-        for scenario in scenarios.REGISTRY.values():
-            scenario.on_event(session, shop, event, now)
-
-
-def _apply_platform_consent(
-    session: Session, shop: Shop, event: MarketingConsentReported, now: datetime
-) -> None:
-    address = event.contact.email if event.channel == "email" else event.contact.phone
-    contact = contacts.upsert_contact(session, shop.id, event.contact, now, trusted=True)
-    if contact is None or not address:
-        return
-    consent.apply_platform(
-        session,
-        contact,
-        event.channel,
-        address,
-        event.granted,
-        now,
-        source=event.source,
-        withdraws_only_own_grant=event.withdraws_only_own_grant,
-    )
+        for scenario in registry.REGISTRY.values():
+            if isinstance(event, scenario.reacts_to):
+                scenario.on_event(session, shop, event, now)
 
 
 def process_pending(

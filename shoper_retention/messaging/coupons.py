@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -17,10 +18,26 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shoper_retention.models import Coupon, Shop
-from shoper_retention.scenarios.base import CouponInfo
-from shoper_retention.shop_config import CouponPolicy
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CouponPolicy:
+    mode: str  # unique | static | none
+    discount_percent: int
+    valid_for: timedelta
+    static_code: str
+
+
+@dataclass(frozen=True)
+class CouponInfo:
+    code: str
+    discount_percent: int
+    valid_until: datetime | None
+    id: int | None = None
+
+
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a phone screen
 
 

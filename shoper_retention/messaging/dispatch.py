@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from jinja2 import TemplateError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoper_retention import scenarios, shop_config
+from shoper_retention import shop_config
 from shoper_retention.clock import utcnow
 from shoper_retention.connectors.base import (
     Connector,
@@ -36,10 +36,11 @@ from shoper_retention.credentials import CredentialBox
 from shoper_retention.db import lock_for_transaction
 from shoper_retention.links import Links
 from shoper_retention.messaging import coupons, guards, outbox
+from shoper_retention.messaging.coupons import CouponInfo, CouponPolicy
 from shoper_retention.messaging.rendering import Renderer
 from shoper_retention.messaging.sms_text import prepare_sms
 from shoper_retention.models import ChannelPause, Contact, Message, Shop
-from shoper_retention.scenarios.base import CouponInfo
+from shoper_retention.scenarios import registry
 from shoper_retention.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -82,9 +83,12 @@ class _Services:
         self.links = links
 
     def coupon(
-        self, shop: Shop, plan_key: str, policy: shop_config.CouponPolicy, now: datetime
+        self, shop: Shop, plan_key: str, policy: CouponPolicy, now: datetime
     ) -> CouponInfo | None:
         return coupons.coupon_for(self.session, shop, plan_key, policy, now, self.create_coupon)
+
+    def link_url(self, message_id: int, link: str) -> str:
+        return self.links.click_url(message_id, link)
 
     def confirmation_url(self, message_id: int) -> str:
         return self.links.confirmation_url(message_id)
@@ -172,7 +176,7 @@ class Dispatcher:
             # in-flight message in the frequency cap.
             contact = session.get(Contact, message.contact_id, with_for_update=True)
             assert contact is not None
-            scenario = scenarios.REGISTRY.get(message.scenario)
+            scenario = registry.REGISTRY.get(message.scenario)
             address = scenario.recipient(session, shop, message) if scenario else None
             verdict = self._check(session, shop, message, address, now)
             if verdict.action != "send":
@@ -249,7 +253,7 @@ class Dispatcher:
         if shop.platform == "shoper" and not shop.webhooks_registered:
             # Without order webhooks we cannot know the shopper already bought: wait.
             return guards.Verdict("move", WAITING_FOR_WEBHOOKS, now + SETUP_WAIT)
-        scenario = scenarios.REGISTRY.get(message.scenario)
+        scenario = registry.REGISTRY.get(message.scenario)
         if scenario is None or (
             scenario.switchable and not shop_config.scenario_enabled(shop, message.scenario)
         ):
@@ -257,9 +261,8 @@ class Dispatcher:
         reason = scenario.exit_reason(session, shop, message, now)
         if reason:
             return guards.Verdict("cancel", reason)
-        # Optional: a scenario may hold a message a while (e.g. its products not read yet).
-        wait_until = getattr(scenario, "wait_until", None)
-        hold = wait_until(session, shop, message, now) if wait_until else None
+        # A scenario may hold a message a while (e.g. its products not read yet).
+        hold = scenario.wait_until(session, shop, message, now)
         if hold is not None:
             return guards.Verdict("move", hold[1], hold[0])
         verdict = guards.consent_and_suppression(session, shop, message, address)
@@ -299,7 +302,7 @@ class Dispatcher:
         address: str,
         now: datetime,
     ) -> OutgoingMessage:
-        scenario = scenarios.REGISTRY[message.scenario]
+        scenario = registry.REGISTRY[message.scenario]
         create = self.coupons_for(session, now) if self.coupons_for else None
         services = _Services(session, create, self.links)
         context = scenario.context(session, shop, message, now, services)
@@ -307,7 +310,6 @@ class Dispatcher:
         context.setdefault("contact", {"first_name": contact.first_name})
         context.update(
             shop={"name": shop.name or shop.shop_url, "url": shop.shop_url},
-            cart_url=self.links.click_url(message.id, "cart"),
             shop_url=self.links.click_url(message.id, "shop"),
         )
         coupon = context.get("coupon")

@@ -14,16 +14,28 @@ from sqlalchemy.orm import Session
 from shoper_retention.contacts import consent
 from shoper_retention.models import Message, Shop
 from shoper_retention.scenarios.base import SendServices
+from shoper_retention.scenarios.settings_schema import SettingsSchema
+
+SETTINGS = SettingsSchema(
+    title={"pl": "Potwierdzenie zgody", "en": "Consent confirmation"},
+    description={
+        "pl": "Gdy ktoś zaznaczy zgodę w sklepie, właściciel adresu dostaje jedną prośbę o jej "
+        "potwierdzenie. Wysyłane zawsze: bez potwierdzenia nie wyślemy nic innego.",
+        "en": "When someone ticks a consent box in the shop, the address's owner gets one "
+        "request to confirm it. Always sent: nothing else goes out without it.",
+    },
+)
 
 
 class ConsentConfirmation:
     name = consent.CONFIRMATION
-    title = "Consent confirmation"
     marketing = False
     switchable = False
+    settings = SETTINGS
+    reacts_to: tuple[type, ...] = ()  # planned where the claim is recorded (consent.py)
 
     def on_event(self, session: Session, shop: Shop, event: Any, now: datetime) -> None:
-        return None  # planned where the claim is recorded (consent.apply_storefront_claims)
+        return None
 
     def scan(self, session: Session, shop: Shop, now: datetime) -> int:
         return 0
@@ -53,6 +65,11 @@ class ConsentConfirmation:
         self, session: Session, shop: Shop, message: Message, now: datetime, services: SendServices
     ) -> dict[str, Any]:
         return {"confirm_url": services.confirmation_url(message.id)}
+
+    def wait_until(
+        self, session: Session, shop: Shop, message: Message, now: datetime
+    ) -> tuple[datetime, str] | None:
+        return None
 
     def recipient(self, session: Session, shop: Shop, message: Message) -> str | None:
         claim = consent.claim_of(session, message)

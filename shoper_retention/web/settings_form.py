@@ -19,58 +19,45 @@ from shoper_retention.contacts.emails import canonical_email
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.errors import BadInput
 from shoper_retention.models import ChannelPause, Shop
+from shoper_retention.scenarios import registry
+from shoper_retention.scenarios.base import Scenario
+from shoper_retention.scenarios.settings_schema import Text
 
 SENDER_RE = re.compile(r"[A-Za-z0-9 .\-]{1,11}")  # SMSAPI: at most 11 of a-zA-Z0-9 -.
-STEP_LIMIT_HOURS = 24 * 30
-COUPON_MODES = ("unique", "static", "none")
-# What the merchant sees next to each field, so an error names the field the way the page does.
-FIELD_LABELS = {
-    "step1_hours": "First reminder",
-    "step2_hours": "Second reminder",
-    "step3_hours": "Last reminder",
-    "step1_channel": "First reminder channel",
-    "step2_channel": "Second reminder channel",
-    "step3_channel": "Last reminder channel",
-    "coupon_mode": "Coupon",
-    "coupon_percent": "Discount %",
-    "coupon_valid_hours": "Valid for (hours)",
-    "coupon_static_code": "My own code",
-    "sms_sender": "Sender name",
-    "mail_from": "From address",
-    "sms_from": "SMS allowed from",
-    "sms_until": "SMS allowed until",
-    "email_from": "E-mail allowed from",
-    "email_until": "E-mail allowed until",
-    "sms_countries": "Countries SMS may go to",
-    "email_opt_in": "E-mail consent",
+# The shop-wide fields; each scenario's come from its settings schema (field_labels).
+FIELD_LABELS: dict[str, Text] = {
+    "sms_sender": {"pl": "Nazwa nadawcy SMS", "en": "Sender name"},
+    "mail_from": {"pl": "Adres nadawcy e-maili", "en": "From address"},
+    "sms_from": {"pl": "SMS wolno wysyłać od", "en": "SMS allowed from"},
+    "sms_until": {"pl": "SMS wolno wysyłać do", "en": "SMS allowed until"},
+    "email_from": {"pl": "E-maile wolno wysyłać od", "en": "E-mail allowed from"},
+    "email_until": {"pl": "E-maile wolno wysyłać do", "en": "E-mail allowed until"},
+    "sms_countries": {"pl": "Kraje, do których wolno wysyłać SMS", "en": "Countries SMS may go to"},
+    "email_opt_in": {"pl": "Zgoda na e-maile", "en": "E-mail consent"},
 }
+
+
+def switchable() -> list[Scenario]:
+    """The scenarios with a section on the page, in the registry's order."""
+    return [s for s in registry.REGISTRY.values() if s.switchable]
+
+
+def field_label(name: str) -> Text:
+    """What the page calls a form field, so an error names it the way the page does."""
+    if name in FIELD_LABELS:
+        return FIELD_LABELS[name]
+    for scenario in switchable():
+        label = scenario.settings.labels(scenario.name).get(name)
+        if label is not None:
+            return label
+    return {"en": name}
 
 
 def apply(
     session: Session, shop: Shop, form: Mapping[str, str], box: CredentialBox, now: datetime
 ) -> None:
     """Validate everything first (nothing is stored on an error), then store."""
-    enabled = form.get("cart_recovery_enabled") == "on"
-    # Compared in whole minutes, the unit stored: 1 and 1.005 hours would both be 60 minutes.
-    delays = [round(_hours(form, f"step{n}_hours") * 60) for n in (1, 2, 3)]
-    for n in (2, 3):  # name the first step that does not come after the one before it
-        if not delays[n - 2] < delays[n - 1]:
-            raise BadInput("each step must come after the one before", field=f"step{n}_hours")
-    channels = [
-        form.get(f"step{n}_channel", default)
-        for n, default in ((1, "auto"), (2, "email"), (3, "both"))
-    ]
-    for n, channel in enumerate(channels, start=1):
-        if channel not in shop_config.STEP_CHANNELS:
-            raise BadInput("unknown channel", field=f"step{n}_channel")
-    coupon_mode = form.get("coupon_mode", "unique")
-    if coupon_mode not in COUPON_MODES:
-        raise BadInput("unknown coupon mode", field="coupon_mode")
-    percent = _int(form, "coupon_percent", 1, 90)
-    valid_hours = _int(form, "coupon_valid_hours", 1, 24 * 30)
-    static_code = form.get("coupon_static_code", "").strip()
-    if len(static_code) > 64:
-        raise BadInput("at most 64 characters", field="coupon_static_code")
+    scenario_changes = {s.name: s.settings.parse(s.name, form) for s in switchable()}
     sender = form.get("sms_sender", "").strip()
     if sender and not SENDER_RE.fullmatch(sender):
         raise BadInput("at most 11 letters, digits, spaces, dots or dashes", field="sms_sender")
@@ -93,21 +80,7 @@ def apply(
         quiet[channel] = [start.strftime("%H:%M"), end.strftime("%H:%M")]
 
     changes: dict[str, Any] = {
-        "scenarios": {
-            "cart_recovery": {
-                "enabled": enabled,
-                "steps": [
-                    {"delay_minutes": m, "channel": c}
-                    for m, c in zip(delays, channels, strict=True)
-                ],
-                "coupon": {
-                    "mode": coupon_mode,
-                    "discount_percent": percent,
-                    "valid_hours": valid_hours,
-                    "static_code": static_code,
-                },
-            }
-        },
+        "scenarios": scenario_changes,
         "sms": {
             "sender": sender,
             "transliterate": form.get("sms_transliterate") == "on",
@@ -137,26 +110,6 @@ def _countries(form: Mapping[str, str], name: str) -> list[str]:
     if len(codes) > 30:
         raise BadInput("at most 30 countries", field=name)
     return sorted(set(codes))
-
-
-def _hours(form: Mapping[str, str], name: str) -> float:
-    try:
-        value = float(form.get(name, "").replace(",", "."))
-    except ValueError:
-        raise BadInput("must be a number of hours", field=name) from None
-    if not 0.5 <= value <= STEP_LIMIT_HOURS:
-        raise BadInput(f"must be between 0.5 and {STEP_LIMIT_HOURS} hours", field=name)
-    return value
-
-
-def _int(form: Mapping[str, str], name: str, low: int, high: int) -> int:
-    try:
-        value = int(form.get(name, ""))
-    except ValueError:
-        raise BadInput("must be a whole number", field=name) from None
-    if not low <= value <= high:
-        raise BadInput(f"must be between {low} and {high}", field=name)
-    return value
 
 
 def _clock_time(form: Mapping[str, str], name: str) -> time:

@@ -23,9 +23,11 @@ from shoper_retention.connectors import provider_name
 from shoper_retention.connectors.dev_outbox import DevOutboxConnector
 from shoper_retention.errors import BadInput, Forbidden, UnknownShop
 from shoper_retention.links import InvalidLink
+from shoper_retention.messaging.locales import language_of
 from shoper_retention.models import ChannelPause, Message, Shop, WorkerHeartbeat
 from shoper_retention.platforms.shoper import signature
 from shoper_retention.platforms.shoper.install import shoper_time
+from shoper_retention.scenarios.settings_schema import say
 from shoper_retention.web import settings_form
 from shoper_retention.web.services import services
 
@@ -117,6 +119,7 @@ def _render(
         select(WorkerHeartbeat.beat_at).order_by(WorkerHeartbeat.beat_at.desc()).limit(1)
     ).first()
     value, checked = _form_values(submitted)
+    language = language_of(shop.language)
 
     def local(moment: datetime | None) -> str:
         return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else ""
@@ -131,8 +134,20 @@ def _render(
         worker_beat=beat,
         dev_outbox_channels=_dev_outbox_channels(shop),
         token=svc.links.settings_form_token(shop.id, svc.clock()),
+        sections=[
+            {
+                "name": s.name,
+                "title": s.settings.title,
+                "description": s.settings.description,
+                "inputs": s.settings.inputs(
+                    s.name, shop_config.merged(shop.settings)["scenarios"].get(s.name)
+                ),
+            }
+            for s in settings_form.switchable()
+        ],
+        t=lambda text: say(text, language),
         error=error,
-        error_label=settings_form.FIELD_LABELS.get(error.field or "", error.field) if error else "",
+        error_label=say(settings_form.field_label(error.field or ""), language) if error else "",
         saved=saved,
         value=value,
         checked=checked,

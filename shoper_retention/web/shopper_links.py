@@ -9,11 +9,11 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request
 from sqlalchemy import update
 
-from shoper_retention import scenarios
 from shoper_retention.contacts import consent
 from shoper_retention.contacts.unsubscribe import unsubscribe
 from shoper_retention.links import InvalidLink
 from shoper_retention.models import LinkClick, Message, Shop
+from shoper_retention.scenarios import registry
 from shoper_retention.web.rate_limits import SHOPPER_LINKS_PER_IP, request_client
 from shoper_retention.web.services import services
 
@@ -55,7 +55,7 @@ def click(token: str) -> Any:
             .where(Message.id == message.id, Message.clicked_at.is_(None))
             .values(clicked_at=now)
         )
-        scenario = scenarios.REGISTRY.get(message.scenario)
+        scenario = registry.REGISTRY.get(message.scenario)
         target = scenario.link_target(session, shop, message, link) if scenario else None
         target = target or shop.shop_url or "/"
     return redirect(target, code=302)

@@ -22,6 +22,7 @@ from shoper_retention import shop_config
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.links import Links
 from shoper_retention.models import ChannelPause, Shop
+from shoper_retention.scenarios import cart_recovery
 from shoper_retention.settings import Settings
 from shoper_retention.worker import Worker
 from tests.browser.conftest import LiveServer
@@ -73,7 +74,7 @@ def test_a_valid_iframe_hash_opens_the_page_with_the_shops_current_settings(
     open_settings(page, live_server)
 
     expect(page.locator("h1")).to_have_text("Retention for Sklep Testowy")
-    expect(page.locator("#cart_recovery_enabled")).to_be_checked()
+    expect(page.locator("#cart_recovery__enabled")).to_be_checked()
     for step, hours in ((1, "1"), (2, "24"), (3, "72")):
         expect(page.locator(f"#step{step}_hours")).to_have_value(hours)
     token = page.locator("#smsapi_token")
@@ -101,8 +102,8 @@ def test_saved_changes_show_a_notice_and_persist_after_reload_and_in_the_databas
     shop = make_shop(factory, settings, now=clock.now, licence=LICENCE)
     open_settings(page, live_server)
 
-    page.locator("#cart_recovery_enabled").uncheck()
-    page.locator("#step2_hours").fill("20")
+    page.locator("#cart_recovery__enabled").uncheck()
+    page.locator("#cart_recovery__step2_hours").fill("20")
     page.locator("#sms_sender").fill("MojSklep")
     page.locator("#save").click()
 
@@ -112,14 +113,14 @@ def test_saved_changes_show_a_notice_and_persist_after_reload_and_in_the_databas
             page.reload()
         elif opened == "opened again from the admin":
             open_settings(page, live_server)
-        expect(page.locator("#cart_recovery_enabled"), opened).not_to_be_checked()
-        expect(page.locator("#step1_hours"), opened).to_have_value("1")
-        expect(page.locator("#step2_hours"), opened).to_have_value("20")
-        expect(page.locator("#step3_hours"), opened).to_have_value("72")
+        expect(page.locator("#cart_recovery__enabled"), opened).not_to_be_checked()
+        expect(page.locator("#cart_recovery__step1_hours"), opened).to_have_value("1")
+        expect(page.locator("#cart_recovery__step2_hours"), opened).to_have_value("20")
+        expect(page.locator("#cart_recovery__step3_hours"), opened).to_have_value("72")
         expect(page.locator("#sms_sender"), opened).to_have_value("MojSklep")
 
     stored = stored_shop(factory, shop.id)
-    config = shop_config.cart_recovery(stored)
+    config = cart_recovery.read_config(stored)
     assert config.enabled is False
     assert [s.delay for s in config.steps] == [timedelta(hours=h) for h in (1, 20, 72)]
     assert [s.channel for s in config.steps] == ["auto", "email", "both"]
@@ -164,7 +165,7 @@ def test_an_invalid_value_shows_the_error_naming_the_field_and_changes_nothing(
     before = stored_shop(factory, shop.id).settings
     open_settings(page, live_server)
 
-    page.locator("#step2_hours").fill("20")
+    page.locator("#cart_recovery__step2_hours").fill("20")
     # The input's maxlength stops a typist at 11 characters; a scripted or old client is not
     # stopped, so the server must refuse it on its own.
     page.locator("#sms_sender").evaluate("(el, v) => { el.value = v; }", "this is far too long")
@@ -177,11 +178,11 @@ def test_an_invalid_value_shows_the_error_naming_the_field_and_changes_nothing(
     # The form keeps what was typed so the merchant can correct it, and marks the field.
     expect(page.locator("#sms_sender")).to_have_value("this is far too long")
     expect(page.locator("#sms_sender")).to_have_attribute("aria-invalid", "true")
-    expect(page.locator("#step2_hours")).to_have_value("20")
+    expect(page.locator("#cart_recovery__step2_hours")).to_have_value("20")
 
     assert stored_shop(factory, shop.id).settings == before
     open_settings(page, live_server)
-    expect(page.locator("#step2_hours")).to_have_value("24")
+    expect(page.locator("#cart_recovery__step2_hours")).to_have_value("24")
     expect(page.locator("#sms_sender")).to_have_value("")
 
 
@@ -289,7 +290,9 @@ def form_token(client: Any, licence: str = LICENCE) -> str:
 
 def submitted_form(token: str | None, **changes: str) -> dict[str, str]:
     """A form with changes a test can see stored (step 2 at 20 h, sender "Hacked")."""
-    return settings_form_fields(token, **{"step2_hours": "20", "sms_sender": "Hacked", **changes})
+    return settings_form_fields(
+        token, **{"cart_recovery__step2_hours": "20", "sms_sender": "Hacked", **changes}
+    )
 
 
 def old_token(shop_id: int, signed_at: datetime) -> str:
