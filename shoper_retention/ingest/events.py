@@ -83,8 +83,80 @@ class MarketingConsentReported:
 
 
 @dataclass(frozen=True)
+class CustomerSeen:
+    """The shop's own customer record (a webhook or the history import): trusted data. Sets
+    when the customer joined the loyalty club and, where the shop keeps one, the birthday."""
+
+    contact: ContactInfo
+    joined_at: datetime | None = None  # account created
+    birthday: tuple[int, int] | None = None  # (month, day)
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class NewsletterJoined:
+    """A newsletter sign-up at the shop (trusted): joining the loyalty club by another door."""
+
+    contact: ContactInfo
+    joined_at: datetime
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class BirthdaySignup:
+    """A storefront "a gift on your birthday" sign-up: month and day, with the consent claims
+    the form carried. Untrusted, like a cart snapshot."""
+
+    contact: ContactInfo
+    month: int
+    day: int
+    received_at: datetime
+    consents: tuple[ConsentChange, ...] = ()
+
+
+@dataclass(frozen=True)
+class StockReported:
+    """A product's or variant's stock as the platform reports it now (webhook or REST)."""
+
+    product_id: str
+    quantity: Decimal
+    at: datetime
+    variant_id: str = ""
+
+
+@dataclass(frozen=True)
+class ProductDeleted:
+    product_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RestockRequested:
+    """A storefront sign-up for a back-in-stock notice: the request is the shopper's consent to
+    that one notice (untrusted: the same address rules as a cart snapshot apply)."""
+
+    product_id: str
+    variant_id: str
+    channel: str  # email | sms
+    contact: ContactInfo
+    received_at: datetime
+    text_version: str = ""
+
+
+@dataclass(frozen=True)
 class ShopUninstalled:
     at: datetime
 
 
-DomainEvent = CartChanged | OrderPlaced | MarketingConsentReported | ShopUninstalled
+DomainEvent = (
+    CartChanged
+    | OrderPlaced
+    | MarketingConsentReported
+    | CustomerSeen
+    | NewsletterJoined
+    | BirthdaySignup
+    | StockReported
+    | ProductDeleted
+    | RestockRequested
+    | ShopUninstalled
+)
