@@ -20,7 +20,7 @@ from shoper_retention.db import make_engine, make_session_factory
 from shoper_retention.errors import DomainError
 from shoper_retention.ingest.writer import InboxWriter
 from shoper_retention.links import Links
-from shoper_retention.platforms.shoper.install import ShoperInstaller
+from shoper_retention.platforms.registry import Platforms
 from shoper_retention.settings import Settings
 from shoper_retention.web.rate_limits import RateLimits
 from shoper_retention.web.services import Services
@@ -48,24 +48,34 @@ def create_app(
         links=Links(settings.secret_key, settings.public_url),
         box=CredentialBox(settings.secret_key),
         clock=clock,
-        shoper=ShoperInstaller(settings, http),
+        platforms=Platforms(settings, http),
         limits=RateLimits(settings),
     )
 
-    from shoper_retention.platforms.shoper import views as shoper_webhooks
-    from shoper_retention.platforms.shoper.fast_ingest import ShoperWebhookIngest
-    from shoper_retention.web import ops, settings_page, shopper_links, smsapi_reports, storefront
+    from shoper_retention.web import (
+        birthday_import,
+        history_import,
+        ops,
+        settings_page,
+        shopper_links,
+        smsapi_reports,
+        storefront,
+    )
 
     for blueprint in (
         ops.blueprint,
-        shoper_webhooks.blueprint,
         smsapi_reports.blueprint,
         storefront.blueprint,
         shopper_links.blueprint,
         settings_page.blueprint,
+        birthday_import.blueprint,
+        history_import.blueprint,
     ):
         app.register_blueprint(blueprint)
-    app.wsgi_app = ShoperWebhookIngest(app.wsgi_app, svc)  # type: ignore[method-assign]
+    for platform in svc.platforms:
+        # Each platform brings its own routes, and its endpoints served ahead of Flask.
+        app.register_blueprint(platform.blueprint())
+        app.wsgi_app = platform.wrap_wsgi(app.wsgi_app, svc)  # type: ignore[method-assign,assignment]
     if settings.trusted_proxies:
         # Outermost, so the webhook endpoint in front of Flask sees the client's address too.
         # Each trusted proxy appends one X-Forwarded-For entry; more entries are the client's

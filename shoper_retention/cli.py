@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 from sqlalchemy import select
@@ -144,7 +145,8 @@ def shops() -> None:
 @shops.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def shops_list(as_json: bool) -> None:
-    """Installed shops with platform, id, status and storefront key."""
+    """Installed shops with platform, id, status, storefront key and history import."""
+    from shoper_retention.commerce import history
     from shoper_retention.models import Shop
 
     settings = _settings()
@@ -158,8 +160,9 @@ def shops_list(as_json: bool) -> None:
                 "shop_url": s.shop_url,
                 "status": s.status,
                 "public_key": s.public_key,
-                "webhook_url": f"{settings.public_url}/shoper/webhooks/{s.ref}",
+                "webhook_url": _webhook_url(settings.public_url, s),
                 "installed_at": s.installed_at.isoformat(),
+                "history_import": [p.as_dict() for p in history.progress(session, s)],
             }
             for s in session.scalars(select(Shop).order_by(Shop.id))
         ]
@@ -171,7 +174,8 @@ def shops_list(as_json: bool) -> None:
     for r in rows:
         click.echo(
             f"{r['id']:>4}  {r['platform']:<7} {r['platform_shop_id']:<42} {r['status']:<11} "
-            f"key={r['public_key']}  {r['name'] or r['shop_url']}"
+            f"key={r['public_key']}  {r['name'] or r['shop_url']}  "
+            f"history: {history.summary_of(r['history_import'])}"
         )
 
 
@@ -183,6 +187,13 @@ def demo() -> None:
     settings = _settings()
     logging.getLogger().setLevel(logging.WARNING)  # the story is the output, not the log
     run_demo(settings, click.echo)
+
+
+def _webhook_url(public_url: str, shop: Any) -> str:
+    from shoper_retention.platforms.registry import PLATFORMS
+
+    platform = PLATFORMS.get(shop.platform)
+    return platform.webhook_url(public_url, shop) if platform is not None else ""
 
 
 if __name__ == "__main__":

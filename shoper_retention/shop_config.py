@@ -91,3 +91,14 @@ def email_opt_in(shop: Shop) -> str:
 
 def mail_from(shop: Shop, default: str) -> str:
     return str(merged(shop.settings)["email"]["from"]) or default or shop.email
+
+
+def customer_birthday_field(shop: Shop) -> int:
+    """The platform's customer field the merchant mapped to a birth date (0: none). Set in the
+    birthday section of the page, read by the platform adapter whether or not that scenario
+    is on, so birthdays are known the day it is switched on."""
+    raw = merged(shop.settings)["scenarios"].get("birthday", {}).get("shoper_field", 0)
+    try:
+        return max(0, int(raw))
+    except (TypeError, ValueError):
+        return 0

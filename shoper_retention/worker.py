@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shoper_retention import connectors, shop_config
 from shoper_retention.clock import utcnow
-from shoper_retention.commerce import catalogue
+from shoper_retention.commerce import catalogue, history, restock_check, stock
 from shoper_retention.connectors.base import Connector
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.ingest import inbox
@@ -28,8 +28,7 @@ from shoper_retention.ingest import pipeline as ingest
 from shoper_retention.messaging.coupons import CreateAtPlatform
 from shoper_retention.messaging.dispatch import Dispatcher, DispatchReport
 from shoper_retention.models import Shop, WorkerHeartbeat
-from shoper_retention.platforms.shoper.catalogue import ShoperCatalogue
-from shoper_retention.platforms.shoper.install import ShoperInstaller
+from shoper_retention.platforms.registry import PLATFORMS, Platforms
 from shoper_retention.scenarios import registry
 from shoper_retention.settings import Settings
 
@@ -47,6 +46,7 @@ class TickReport:
     planned: int = 0
     shops_maintained: int = 0
     products: catalogue.RefreshReport = field(default_factory=catalogue.RefreshReport)
+    history: history.HistoryReport = field(default_factory=history.HistoryReport)
     dispatch: DispatchReport = field(default_factory=DispatchReport)
     inbox_purged: int = 0
     # Jobs (or one shop's scan) that raised: logged with their traceback, and listed here so
@@ -62,6 +62,7 @@ class TickReport:
             "planned": self.planned,
             "shops_maintained": self.shops_maintained,
             "products_read": self.products.found + self.products.missing,
+            "history_pages": self.history.pages,
             "sent": d.sent,
             "cancelled": d.cancelled,
             "skipped": d.skipped,
@@ -100,6 +101,8 @@ class Worker:
         connectors_for: Callable[[Shop, str], Connector] | None = None,
         coupons_for: Callable[[Session, datetime], CreateAtPlatform] | None = None,
         catalogue_reader: catalogue.CatalogueReader | None = None,
+        history_reader: history.HistoryReader | None = None,
+        stock_reader: stock.StockReader | None = None,
         name: str | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -109,11 +112,15 @@ class Worker:
         # Only the heartbeat reads it: liveness is about real time, whatever `now` a pass
         # simulates (a `tick --now` in 2030 must not make /healthz report a live worker).
         self.clock = clock
-        self.shoper = ShoperInstaller(settings, http)
+        self.platforms = Platforms(settings, http)
         self.connectors_for = connectors_for or connector_factory(settings, factory)
-        self.coupons_for = coupons_for or self.shoper.coupon_creator
-        # Reads cart products from the shop's platform; only Shoper has a reader so far.
-        self.catalogue_reader = catalogue_reader or ShoperCatalogue(settings, http)
+        self.coupons_for = coupons_for or self.platforms.coupon_creator
+        # Reads cart products from each shop's own platform.
+        self.catalogue_reader = catalogue_reader or self.platforms.catalogue
+        # Past customers and orders for the history import, from each shop's platform.
+        self.history_reader = history_reader or self.platforms.history
+        # Re-reads the stock of products shoppers wait for, from each shop's platform.
+        self.stock_reader = stock_reader or self.platforms.stock
 
     def tick(self, now: datetime) -> TickReport:
         """One pass of every job. A job that raises is logged and reported, and the next job
@@ -131,11 +138,19 @@ class Worker:
             report.planned = self.scan(now, report)
 
         def maintain_job() -> None:
-            report.shops_maintained = self.shoper.maintain(self.factory, now)
+            report.shops_maintained = self.platforms.maintain(self.factory, now)
+
+        def history_job() -> None:
+            # After maintain, which keeps the tokens the reader uses fresh.
+            report.history = history.run_due(self.factory, self.history_reader, now)
 
         def catalogue_job() -> None:
             # After maintain (tokens fresh) and before dispatch (messages see the products).
             report.products = catalogue.refresh_due(self.factory, self.catalogue_reader, now)
+
+        def restock_job() -> None:
+            # After maintain (tokens fresh) and before dispatch (a restock found is sent).
+            restock_check.recheck_due(self.factory, self.stock_reader, now)
 
         def dispatch_job() -> None:
             report.dispatch = self.dispatcher(now).dispatch_due(now)
@@ -147,7 +162,9 @@ class Worker:
             ("ingest", ingest_job),
             ("scan", scan_job),
             ("maintain", maintain_job),
+            ("history", history_job),
             ("catalogue", catalogue_job),
+            ("restock check", restock_job),
             ("dispatch", dispatch_job),
             ("purge", purge_job),
         ):
@@ -167,7 +184,11 @@ class Worker:
 
     def dispatcher(self, now: datetime) -> Dispatcher:
         return Dispatcher(
-            self.settings, self.factory, self.connectors_for, coupons_for=self.coupons_for
+            self.settings,
+            self.factory,
+            self.connectors_for,
+            coupons_for=self.coupons_for,
+            waiting_reason=_waiting_reason,
         )
 
     def scan(self, now: datetime, report: TickReport | None = None) -> int:
@@ -256,3 +277,8 @@ class Worker:
             id="worker-pass",
         )
         return scheduler
+
+
+def _waiting_reason(shop: Shop) -> str | None:
+    platform = PLATFORMS.get(shop.platform)
+    return platform.waiting_reason(shop) if platform is not None else None

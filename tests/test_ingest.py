@@ -100,7 +100,7 @@ def test_a_delivery_from_an_unknown_source_is_marked_failed_with_the_reason_and_
     assert (report.ingested, report.ingest_failed, report.ingest_retried) == (1, 1, 0)
     failed, processed = _deliveries(factory)
     assert failed.status == "failed"
-    assert failed.error == "unknown delivery source 'ecwid'"
+    assert failed.error == "unknown platform 'ecwid'"
     assert failed.attempts == 0  # retrying would not help: not retried
     assert processed.status == "processed"
     assert _orders(factory) == ["557"]

@@ -3,7 +3,6 @@ monitoring), /dev/outbox (embedded mode only) and /manifest.json."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sqlite3
@@ -18,7 +17,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from shoper_retention.app import create_app
 from shoper_retention.clock import utcnow
 from shoper_retention.db import make_engine, make_session_factory
-from shoper_retention.manifest import MANIFEST_PATH
 from shoper_retention.models import DevOutboxEntry
 from shoper_retention.settings import Settings
 from tests.support import Clock, cart_snapshot, make_shop, post_cart
@@ -142,16 +140,6 @@ def test_dev_outbox_is_not_served_once_a_real_provider_is_configured(
         assert "+48600100200" not in answer.get_data(as_text=True)
         with factory() as session, session.begin():
             session.query(DevOutboxEntry).delete()
-
-
-def test_manifest_json_serves_the_manifest_file(client):
-    answer = client.get("/manifest.json")
-    assert answer.status_code == 200
-    assert answer.mimetype == "application/json"
-    with MANIFEST_PATH.open(encoding="utf-8") as fh:
-        assert answer.json == json.load(fh)
-    assert answer.json["name"] == "shoper-retention"
-    assert answer.json["platforms"]["shoper"]["iframe"] == "/shoper/app"
 
 
 def test_healthz_does_not_trust_a_worker_beat_from_the_future(client, factory, clock):

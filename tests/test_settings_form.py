@@ -17,8 +17,9 @@ from shoper_retention.credentials import CredentialBox
 from shoper_retention.errors import BadInput
 from shoper_retention.messaging.coupons import CouponPolicy
 from shoper_retention.models import ChannelPause, Shop
-from shoper_retention.scenarios import cart_recovery
-from shoper_retention.web import settings_form
+from shoper_retention.scenarios import cart_recovery, registry
+from shoper_retention.scenarios.settings_schema import SettingsSchema, Switch
+from shoper_retention.web import page_texts, settings_form
 from tests.support import make_shop, settings_form_fields
 
 
@@ -286,3 +287,74 @@ def test_every_field_an_error_can_name_has_a_label_the_page_shows(form: Form):
         "sms_transliterate",
     }
     assert all(settings_form.field_label(f) != {"en": f} for f in fields)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"cart_recovery__step1_hours": "soon"},
+        {"cart_recovery__step1_hours": "0"},
+        {"cart_recovery__step2_hours": "1"},
+        {"cart_recovery__step3_channel": "fax"},
+        {"cart_recovery__idle_minutes": "x"},
+        {"cart_recovery__idle_minutes": "5"},
+        {"cart_recovery__coupon_mode": "free"},
+        {"cart_recovery__coupon_static_code": "X" * 65},
+        {"sms_sender": "Sklep_1"},
+        {"mail_from": "sklep@"},
+        {"sms_countries": "XX"},
+        {
+            "sms_countries": ",".join(
+                ["PL", "DE", "CZ", "SK", "LT", "LV", "EE", "FI", "SE", "NO"] * 4
+            )
+        },
+        {"email_opt_in": "maybe"},
+        {"sms_from": "25:00"},
+        {"sms_from": "20:00", "sms_until": "09:00"},
+    ],
+)
+def test_every_message_the_form_refuses_with_reads_in_polish(form: Form, changes):
+    with pytest.raises(BadInput) as caught:
+        form.apply(**changes)
+    message = caught.value.message
+    assert page_texts.error_message(message, "pl") != message
+
+
+def test_a_scenario_field_is_named_with_its_section(form: Form):
+    assert settings_form.field_label("cart_recovery__coupon_percent") == {
+        "pl": "Porzucone koszyki › Rabat (%)",
+        "en": "Abandoned carts › Discount (%)",
+    }
+
+
+def test_a_page_opened_before_a_scenario_existed_saves_and_leaves_that_scenario_alone(
+    form: Form,
+):
+    """The form a merchant submits has no fields for a scenario added since it was opened."""
+    stale = {k: v for k, v in settings_form_fields().items() if not k.startswith("cart_recovery")}
+    stale["sms_sender"] = "MojSklep"
+    form.shop.settings = {"scenarios": {"cart_recovery": {"enabled": True, "idle_minutes": 45}}}
+    settings_form.apply(form.session, form.shop, stale, form.box, form.now)
+    assert cart_recovery.read_config(form.shop).idle == timedelta(minutes=45)
+    assert shop_config.sms_sender(form.shop) == "MojSklep"
+
+
+class Reminders:
+    """A scenario whose section is only checkboxes: all unticked, only its marker is sent."""
+
+    name = "reminders_trial"
+    switchable = True
+    settings = SettingsSchema(
+        title={"en": "Trial"},
+        description={"en": ""},
+        fields=(Switch("enabled", {"en": "On"}), Switch("sms", {"en": "By SMS"}, on=True)),
+    )
+
+
+def test_a_section_of_unticked_boxes_is_told_apart_from_a_missing_one(form: Form, monkeypatch):
+    monkeypatch.setitem(registry.REGISTRY, Reminders.name, Reminders())
+    form.shop.settings = {"scenarios": {Reminders.name: {"enabled": True, "sms": True}}}
+    form.apply()  # a page without the section: left as stored
+    assert form.shop.settings["scenarios"][Reminders.name] == {"enabled": True, "sms": True}
+    form.apply(reminders_trial__section="1")
+    assert form.shop.settings["scenarios"][Reminders.name] == {"enabled": False, "sms": False}

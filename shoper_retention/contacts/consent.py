@@ -44,6 +44,9 @@ CONFIRMATION_INTERVAL = timedelta(days=30)
 
 # Assurance levels (Consent.assurance).
 CLAIMED = "claimed"  # the storefront said so: unproven
+# A storefront sign-up asked for one notice (back in stock), with no cart: unproven, and never
+# a grant at the address level; the owner's confirmation turns it into one.
+REQUESTED = "requested"
 CONFIRMED = "confirmed"  # the address's owner followed our confirmation link
 PLATFORM = "platform"  # the shop's own customer or newsletter records
 OWNER = "owner"  # a link only the recipient of our message had (unsubscribe)
@@ -67,7 +70,8 @@ def record(
 ) -> Consent | None:
     """Append a row when the state in its scope (the address, or the address within one cart)
     changes, or when a grant gains assurance; None when it said nothing new."""
-    latest = _latest(session, contact.shop_id, channel, address, cart_id)
+    requested = cart_id is None and assurance == REQUESTED
+    latest = _latest(session, contact.shop_id, channel, address, cart_id, requests=requested)
     if latest is not None and latest.granted == granted and latest.assurance == assurance:
         return None
     row = Consent(
@@ -88,9 +92,23 @@ def record(
 
 
 def _latest(
-    session: Session, shop_id: int, channel: str, address: str, cart_id: int | None
+    session: Session,
+    shop_id: int,
+    channel: str,
+    address: str,
+    cart_id: int | None,
+    *,
+    requests: bool = False,
 ) -> Consent | None:
-    scope = Consent.cart_id.is_(None) if cart_id is None else Consent.cart_id == cart_id
+    """The newest row in a scope: a cart's claims, the address level, or (`requests`) the
+    sign-ups that asked for a notice with no cart, which never count at the address level:
+    anyone can post any address."""
+    if cart_id is not None:
+        scope = Consent.cart_id == cart_id
+    elif requests:
+        scope = Consent.cart_id.is_(None) & (Consent.assurance == REQUESTED)
+    else:
+        scope = Consent.cart_id.is_(None) & (Consent.assurance != REQUESTED)
     return session.scalars(
         select(Consent)
         .where(
@@ -108,12 +126,13 @@ def state(
     session: Session, shop: Shop, channel: str, address: str | None, *, cart_id: int | None = None
 ) -> State:
     """`granted`: a marketing message may go to `address` (for `cart_id`'s messages, if given);
-    `pending`: the cart claimed consent and a confirmation may still grant it; `refused`."""
+    `pending`: the cart (or, with no cart, a back-in-stock sign-up) claimed consent and a
+    confirmation may still grant it; `refused`."""
     if not address:
         return "refused"
     if channel == "sms" and sms_refusal(address, shop_config.sms_countries(shop)):
         return "refused"
-    claim = _latest(session, shop.id, channel, address, cart_id) if cart_id else None
+    claim = _latest(session, shop.id, channel, address, cart_id, requests=cart_id is None)
     if claim is not None and not claim.granted:
         return "refused"  # this cart's own browser said no
     known = _latest(session, shop.id, channel, address, None)
@@ -125,9 +144,25 @@ def state(
         # A tick after a withdrawal (signed off the shop's newsletter, then ticked the box in
         # a cart): only the owner's confirmation grants again, whatever the opt-in choice.
         return "pending"
-    if channel == "email" and shop_config.email_opt_in(shop) == "single":
-        return "granted"
+    if channel == "email" and cart_id is not None and shop_config.email_opt_in(shop) == "single":
+        return "granted"  # for this cart's reminders only (`allows_requested` for a notice)
     return "pending"
+
+
+def allows_requested(session: Session, shop: Shop, channel: str, address: str | None) -> bool:
+    """A notice the shopper asked for on the storefront (back in stock) may go: the address is
+    granted at the address level, or, under single opt-in e-mail, the request alone does,
+    unless the address withdrew at the address level."""
+    current = state(session, shop, channel, address)
+    if current == "granted":
+        return True
+    return bool(
+        address
+        and current == "pending"
+        and channel == "email"
+        and shop_config.email_opt_in(shop) == "single"
+        and _latest(session, shop.id, channel, address, None) is None
+    )
 
 
 def allows(

@@ -13,15 +13,18 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from shoper_retention import shop_config
 from shoper_retention.errors import DomainError
 from shoper_retention.ingest import inbox, state
 from shoper_retention.ingest.events import (
     DomainEvent,
     ShopUninstalled,
 )
+from shoper_retention.ingest.storefront_birthday import parse_birthday_signup
 from shoper_retention.ingest.storefront_events import parse_snapshot
+from shoper_retention.ingest.storefront_restock import parse_restock
 from shoper_retention.models import InboxDelivery, Shop
-from shoper_retention.platforms.shoper import events as shoper_events
+from shoper_retention.platforms.registry import platform_of
 from shoper_retention.scenarios import registry
 
 log = logging.getLogger(__name__)
@@ -36,18 +39,16 @@ class IngestReport:
 
 
 def to_events(shop: Shop, delivery: InboxDelivery, now: datetime) -> Sequence[DomainEvent]:
-    """The platform adapter's job: a raw delivery into domain events."""
+    """A raw delivery into domain events: the storefront's through our own parsers, a
+    platform's webhooks through that platform's adapter (platforms/registry.py)."""
     if delivery.source == "storefront":
+        if delivery.event_name == "birthday":
+            return [parse_birthday_signup(delivery.body, delivery.received_at, shop.country)]
+        if delivery.event_name == "restock":
+            countries = shop_config.sms_countries(shop)
+            return [parse_restock(delivery.body, delivery.received_at, shop.country, countries)]
         return [parse_snapshot(delivery.body, delivery.received_at, shop.country)]
-    if delivery.source == "shoper":
-        return shoper_events.to_events(
-            delivery.event_name,
-            delivery.body,
-            timezone=shop.timezone,
-            region=shop.country,
-            now=delivery.received_at,
-        )
-    raise DomainError(f"unknown delivery source {delivery.source!r}")
+    return platform_of(delivery.source).to_events(shop, delivery)
 
 
 def apply_events(

@@ -46,7 +46,6 @@ from shoper_retention.settings import Settings
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 UNKNOWN_OUTCOME = "outcome unknown: a worker stopped while sending; not sent again (no duplicate)"
-WAITING_FOR_WEBHOOKS = "waiting for the shop's order webhooks to be registered"
 SETUP_WAIT = timedelta(minutes=15)
 RETRY_BASE = timedelta(minutes=1)
 RETRY_MAX = timedelta(hours=6)
@@ -103,6 +102,7 @@ class Dispatcher:
         *,
         renderer: Renderer | None = None,
         coupons_for: Callable[[Session, datetime], coupons.CreateAtPlatform] | None = None,
+        waiting_reason: Callable[[Shop], str | None] = lambda shop: None,
     ) -> None:
         self.settings = settings
         self.factory = factory
@@ -111,6 +111,8 @@ class Dispatcher:
         self.links = Links(settings.secret_key, settings.public_url)
         self.box = CredentialBox(settings.secret_key)
         self.coupons_for = coupons_for  # the platform's coupon API, bound to a session
+        # Why the shop's platform says its messages must wait (e.g. set-up unfinished).
+        self.waiting_reason = waiting_reason
         self.lease = timedelta(seconds=settings.claim_lease_seconds)
         self._lease_clock: Callable[[], datetime] = lambda: utcnow()
 
@@ -250,9 +252,9 @@ class Dispatcher:
     ) -> guards.Verdict:
         if not shop.active:
             return guards.Verdict("cancel", "shop inactive")
-        if shop.platform == "shoper" and not shop.webhooks_registered:
-            # Without order webhooks we cannot know the shopper already bought: wait.
-            return guards.Verdict("move", WAITING_FOR_WEBHOOKS, now + SETUP_WAIT)
+        waiting = self.waiting_reason(shop)
+        if waiting is not None:
+            return guards.Verdict("move", waiting, now + SETUP_WAIT)
         scenario = registry.REGISTRY.get(message.scenario)
         if scenario is None or (
             scenario.switchable and not shop_config.scenario_enabled(shop, message.scenario)

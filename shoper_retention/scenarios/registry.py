@@ -4,7 +4,9 @@ module, its templates, its tests and one line here."""
 
 from __future__ import annotations
 
+from shoper_retention.scenarios.back_in_stock import BackInStock
 from shoper_retention.scenarios.base import Scenario
+from shoper_retention.scenarios.birthday import Birthday
 from shoper_retention.scenarios.cart_recovery import CartRecovery
 from shoper_retention.scenarios.consent_confirmation import ConsentConfirmation
 
@@ -13,5 +15,7 @@ REGISTRY: dict[str, Scenario] = {
     for s in (
         CartRecovery(),
         ConsentConfirmation(),
+        BackInStock(),
+        Birthday(),
     )
 }

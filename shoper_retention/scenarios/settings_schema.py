@@ -38,8 +38,20 @@ COUPON_MODES: tuple[tuple[str, Text], ...] = (
 )
 
 
+LANGUAGES = ("pl", "en")
+
+
 def say(text: Text, language: str) -> str:
     return text.get(language) or text.get("en", "")
+
+
+def _of_row(row: Text, column: Text) -> Text:
+    """ "Second reminder: channel": a step's input named by its row and its column."""
+    return {lang: f"{say(row, lang)}: {_lower_first(say(column, lang))}" for lang in LANGUAGES}
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,30 @@ class Input:
     low: float | None = None
     high: float | None = None
     step: float | None = None
+    max_length: int | None = None
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """One message of a Steps field as a row on the page: name | hours | channel."""
+
+    label: Text
+    hint: Text
+    hours: Input
+    channel: Input
+
+
+@dataclass(frozen=True)
+class Group:
+    """How the page lays out one field: a switch, a plain field, a table of steps or a coupon
+    box. Column headings (`columns`) are for a table of steps."""
+
+    kind: str  # switch | field | steps | coupon
+    label: Text
+    inputs: tuple[Input, ...]
+    hint: Text = field(default_factory=dict)
+    rows: tuple[StepRow, ...] = ()
+    columns: tuple[Text, ...] = ()
 
 
 class Field:
@@ -62,12 +98,16 @@ class Field:
 
     key: str
     label: Text
+    hint: Text
 
     def default(self) -> Any:
         raise NotImplementedError
 
     def inputs(self, prefix: str, stored: Any) -> list[Input]:
         raise NotImplementedError
+
+    def group(self, prefix: str, stored: Any) -> Group:
+        return Group("field", self.label, tuple(self.inputs(prefix, stored)), self.hint)
 
     def parse(self, prefix: str, form: Mapping[str, str]) -> Any:
         """The value to store; raises BadInput naming the form field."""
@@ -93,6 +133,9 @@ class Switch(Field):
 
     def inputs(self, prefix: str, stored: Any) -> list[Input]:
         return [Input(_name(prefix, self.key), "checkbox", self.label, bool(stored), self.hint)]
+
+    def group(self, prefix: str, stored: Any) -> Group:
+        return Group("switch", self.label, tuple(self.inputs(prefix, stored)), self.hint)
 
     def parse(self, prefix: str, form: Mapping[str, str]) -> bool:
         return form.get(_name(prefix, self.key)) == "on"
@@ -156,11 +199,55 @@ class Choice(Field):
 
 
 @dataclass(frozen=True)
+class Line(Field):
+    """One line of plain text (a code, a short name), trimmed, at most `max_length` long."""
+
+    key: str
+    label: Text
+    value: str = ""
+    max_length: int = 64
+    hint: Text = field(default_factory=dict)
+
+    def default(self) -> str:
+        return self.value
+
+    def inputs(self, prefix: str, stored: Any) -> list[Input]:
+        return [
+            Input(
+                _name(prefix, self.key),
+                "text",
+                self.label,
+                stored,
+                self.hint,
+                max_length=self.max_length,
+            )
+        ]
+
+    def parse(self, prefix: str, form: Mapping[str, str]) -> str:
+        name = _name(prefix, self.key)
+        return _line(form.get(name, ""), name, self.max_length)
+
+
+def _line(raw: str, name: str, max_length: int) -> str:
+    value = raw.strip()
+    if len(value) > max_length or any(c in value for c in "\r\n\x00"):
+        raise BadInput(f"one line of at most {max_length} characters", field=name)
+    return value
+
+
+@dataclass(frozen=True)
 class StepDefault:
     delay_minutes: int
     channel: str
     label: Text
     hint: Text = field(default_factory=dict)
+
+
+STEP_COLUMNS: tuple[Text, ...] = (
+    {"pl": "Wiadomość", "en": "Message"},
+    {"pl": "Po ilu godzinach", "en": "After (hours)"},
+    {"pl": "Kanał", "en": "Channel"},
+)
 
 
 @dataclass(frozen=True)
@@ -172,36 +259,46 @@ class Steps(Field):
     label: Text
     steps: tuple[StepDefault, ...]
     max_hours: int = 24 * 30
+    hint: Text = field(default_factory=dict)
 
     def default(self) -> list[dict[str, Any]]:
         return [{"delay_minutes": s.delay_minutes, "channel": s.channel} for s in self.steps]
 
     def inputs(self, prefix: str, stored: Any) -> list[Input]:
-        result = []
-        for n, (spec, value) in enumerate(zip(self.steps, stored, strict=False), start=1):
-            hours = f"{value['delay_minutes'] / 60:g}"
-            result.append(
-                Input(
-                    _name(prefix, f"step{n}_hours"),
-                    "number",
-                    spec.label,
-                    hours,
-                    spec.hint,
-                    low=0.5,
-                    high=self.max_hours,
-                    step=0.5,
-                )
+        return [i for row in self._rows(prefix, stored) for i in (row.hours, row.channel)]
+
+    def group(self, prefix: str, stored: Any) -> Group:
+        rows = self._rows(prefix, stored)
+        inputs = tuple(i for row in rows for i in (row.hours, row.channel))
+        return Group("steps", self.label, inputs, self.hint, tuple(rows), STEP_COLUMNS)
+
+    def _rows(self, prefix: str, stored: Any) -> list[StepRow]:
+        # Each input's label names its row and column: the page reads it out (aria-label) and
+        # an error names the field with it.
+        _, hours_column, channel_column = STEP_COLUMNS
+        # Stored before the schema gained a step: the new one shows its default, as the
+        # form will ask for it.
+        values = [*stored, *self.default()[len(stored) :]]
+        rows = []
+        for n, (spec, value) in enumerate(zip(self.steps, values, strict=False), start=1):
+            hours = Input(
+                _name(prefix, f"step{n}_hours"),
+                "number",
+                _of_row(spec.label, hours_column),
+                f"{value['delay_minutes'] / 60:g}",
+                low=0.5,
+                high=self.max_hours,
+                step=0.5,
             )
-            result.append(
-                Input(
-                    _name(prefix, f"step{n}_channel"),
-                    "select",
-                    {lang: f"{text}: {CHANNEL_WORD[lang]}" for lang, text in spec.label.items()},
-                    value["channel"],
-                    choices=CHANNEL_CHOICES,
-                )
+            channel = Input(
+                _name(prefix, f"step{n}_channel"),
+                "select",
+                _of_row(spec.label, channel_column),
+                value["channel"],
+                choices=CHANNEL_CHOICES,
             )
-        return result
+            rows.append(StepRow(spec.label, spec.hint, hours, channel))
+        return rows
 
     def parse(self, prefix: str, form: Mapping[str, str]) -> list[dict[str, Any]]:
         values = []
@@ -221,9 +318,6 @@ class Steps(Field):
         return values
 
 
-CHANNEL_WORD = {"pl": "kanał", "en": "channel"}
-
-
 @dataclass(frozen=True)
 class Coupon(Field):
     """A unique code created at the platform, the merchant's own code, or none."""
@@ -234,6 +328,7 @@ class Coupon(Field):
     percent: int = 10
     valid: int = 48
     valid_unit: str = "hours"  # hours | days
+    hint: Text = field(default_factory=dict)
 
     def default(self) -> dict[str, Any]:
         return {
@@ -244,20 +339,20 @@ class Coupon(Field):
         }
 
     def inputs(self, prefix: str, stored: Any) -> list[Input]:
-        unit = VALID_FOR[self.valid_unit]
         return [
             Input(
                 _name(prefix, "coupon_mode"),
                 "select",
-                self.label,
+                {"pl": "Rodzaj kuponu", "en": "Kind of coupon"},
                 stored["mode"],
                 choices=COUPON_MODES,
             ),
             Input(
                 _name(prefix, "coupon_percent"),
                 "number",
-                {"pl": "Rabat %", "en": "Discount %"},
+                {"pl": "Rabat (%)", "en": "Discount (%)"},
                 stored["discount_percent"],
+                {"pl": "dla kodu jednorazowego", "en": "for a unique code"},
                 low=1,
                 high=90,
                 step=1,
@@ -265,8 +360,9 @@ class Coupon(Field):
             Input(
                 _name(prefix, "coupon_valid"),
                 "number",
-                unit,
+                VALID_FOR[self.valid_unit],
                 stored[f"valid_{self.valid_unit}"],
+                {"pl": "dla kodu jednorazowego", "en": "for a unique code"},
                 low=1,
                 high=VALID_LIMIT[self.valid_unit],
                 step=1,
@@ -280,8 +376,12 @@ class Coupon(Field):
                     "pl": "używany też, gdy nie da się utworzyć jednorazowego",
                     "en": "also used if a unique code cannot be created",
                 },
+                max_length=STATIC_CODE_LENGTH,
             ),
         ]
+
+    def group(self, prefix: str, stored: Any) -> Group:
+        return Group("coupon", self.label, tuple(self.inputs(prefix, stored)), self.hint)
 
     def parse(self, prefix: str, form: Mapping[str, str]) -> dict[str, Any]:
         mode_name = _name(prefix, "coupon_mode")
@@ -292,8 +392,8 @@ class Coupon(Field):
         valid_name = _name(prefix, "coupon_valid")
         code_name = _name(prefix, "coupon_static_code")
         code = form.get(code_name, "").strip()
-        if len(code) > 64:
-            raise BadInput("at most 64 characters", field=code_name)
+        if len(code) > STATIC_CODE_LENGTH:
+            raise BadInput(f"at most {STATIC_CODE_LENGTH} characters", field=code_name)
         return {
             "mode": mode,
             "discount_percent": whole_number(form.get(percent_name, ""), percent_name, 1, 90),
@@ -309,6 +409,7 @@ VALID_FOR: dict[str, Text] = {
     "days": {"pl": "Ważny przez (dni)", "en": "Valid for (days)"},
 }
 VALID_LIMIT = {"hours": 24 * 30, "days": 365}
+STATIC_CODE_LENGTH = 64
 
 
 def coupon_policy(stored: Mapping[str, Any]) -> CouponPolicy:
@@ -355,6 +456,11 @@ class SettingsSchema:
 
     def parse(self, prefix: str, form: Mapping[str, str]) -> dict[str, Any]:
         return {f.key: f.parse(prefix, form) for f in self.fields}
+
+    def groups(self, prefix: str, stored: Mapping[str, Any] | None) -> list[Group]:
+        """The page section's layout, field by field, with the stored values."""
+        values = self.read(stored)
+        return [f.group(prefix, values[f.key]) for f in self.fields]
 
     def labels(self, prefix: str) -> dict[str, Text]:
         return {name: label for f in self.fields for name, label in f.labels(prefix).items()}

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from shoper_retention.manifest import load_manifest
 from shoper_retention.models import DevOutboxEntry, HealthProbe, WorkerHeartbeat
+from shoper_retention.scenarios import registry
 from shoper_retention.web.services import services
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,9 @@ def healthz() -> Any:
 
 @blueprint.get("/manifest.json")
 def manifest() -> Any:
-    return jsonify(load_manifest())
+    """The file, with the scenarios the registry holds: a new scenario is one registry entry,
+    never a second list to keep in step."""
+    return jsonify({**load_manifest(), "scenarios": list(registry.REGISTRY)})
 
 
 def from_this_machine(environ: Mapping[str, Any], trusted_proxies: int) -> bool:

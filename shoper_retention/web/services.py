@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,8 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.ingest.writer import InboxWriter
 from shoper_retention.links import Links
-from shoper_retention.platforms.shoper.install import ShoperInstaller
 from shoper_retention.settings import Settings
+
+if TYPE_CHECKING:
+    from shoper_retention.platforms.registry import Platforms
 from shoper_retention.web.rate_limits import RateLimits
 
 
@@ -30,7 +33,7 @@ class Services:
     links: Links
     box: CredentialBox
     clock: Callable[[], datetime]
-    shoper: ShoperInstaller
+    platforms: Platforms
     limits: RateLimits
 
 

@@ -21,20 +21,10 @@ from shoper_retention.errors import BadInput
 from shoper_retention.models import ChannelPause, Shop
 from shoper_retention.scenarios import registry
 from shoper_retention.scenarios.base import Scenario
-from shoper_retention.scenarios.settings_schema import Text
+from shoper_retention.scenarios.settings_schema import LANGUAGES, Text, say
+from shoper_retention.web.page_texts import FIELD_LABELS
 
 SENDER_RE = re.compile(r"[A-Za-z0-9 .\-]{1,11}")  # SMSAPI: at most 11 of a-zA-Z0-9 -.
-# The shop-wide fields; each scenario's come from its settings schema (field_labels).
-FIELD_LABELS: dict[str, Text] = {
-    "sms_sender": {"pl": "Nazwa nadawcy SMS", "en": "Sender name"},
-    "mail_from": {"pl": "Adres nadawcy e-maili", "en": "From address"},
-    "sms_from": {"pl": "SMS wolno wysyłać od", "en": "SMS allowed from"},
-    "sms_until": {"pl": "SMS wolno wysyłać do", "en": "SMS allowed until"},
-    "email_from": {"pl": "E-maile wolno wysyłać od", "en": "E-mail allowed from"},
-    "email_until": {"pl": "E-maile wolno wysyłać do", "en": "E-mail allowed until"},
-    "sms_countries": {"pl": "Kraje, do których wolno wysyłać SMS", "en": "Countries SMS may go to"},
-    "email_opt_in": {"pl": "Zgoda na e-maile", "en": "E-mail consent"},
-}
 
 
 def switchable() -> list[Scenario]:
@@ -43,13 +33,17 @@ def switchable() -> list[Scenario]:
 
 
 def field_label(name: str) -> Text:
-    """What the page calls a form field, so an error names it the way the page does."""
+    """What the page calls a form field, so an error names it the way the page does; a
+    scenario's field is named with its section, as two scenarios may both have a discount."""
     if name in FIELD_LABELS:
         return FIELD_LABELS[name]
     for scenario in switchable():
         label = scenario.settings.labels(scenario.name).get(name)
         if label is not None:
-            return label
+            return {
+                lang: f"{say(scenario.settings.title, lang)} › {say(label, lang)}"
+                for lang in LANGUAGES
+            }
     return {"en": name}
 
 
@@ -57,7 +51,9 @@ def apply(
     session: Session, shop: Shop, form: Mapping[str, str], box: CredentialBox, now: datetime
 ) -> None:
     """Validate everything first (nothing is stored on an error), then store."""
-    scenario_changes = {s.name: s.settings.parse(s.name, form) for s in switchable()}
+    scenario_changes = {
+        s.name: s.settings.parse(s.name, form) for s in switchable() if _on_the_form(s, form)
+    }
     sender = form.get("sms_sender", "").strip()
     if sender and not SENDER_RE.fullmatch(sender):
         raise BadInput("at most 11 letters, digits, spaces, dots or dashes", field="sms_sender")
@@ -98,6 +94,14 @@ def apply(
         shop.smsapi_token_enc = None
     # The merchant changed the configuration: let the paused channels try again.
     session.execute(delete(ChannelPause).where(ChannelPause.shop_id == shop.id))
+
+
+def _on_the_form(scenario: Scenario, form: Mapping[str, str]) -> bool:
+    """Whether the submitted page had this scenario's section (each section sends a hidden
+    `<scenario>__section`): a page opened before a scenario was added leaves it as stored,
+    instead of refusing fields the merchant never saw."""
+    prefix = f"{scenario.name}__"
+    return any(name.startswith(prefix) for name in form)
 
 
 def _countries(form: Mapping[str, str], name: str) -> list[str]:

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shoper_retention import shop_config
+from shoper_retention.commerce import history
 from shoper_retention.connectors import provider_name
 from shoper_retention.connectors.dev_outbox import DevOutboxConnector
 from shoper_retention.errors import BadInput, Forbidden, UnknownShop
@@ -27,8 +28,9 @@ from shoper_retention.messaging.locales import language_of
 from shoper_retention.models import ChannelPause, Message, Shop, WorkerHeartbeat
 from shoper_retention.platforms.shoper import signature
 from shoper_retention.platforms.shoper.install import shoper_time
+from shoper_retention.scenarios import registry
 from shoper_retention.scenarios.settings_schema import say
-from shoper_retention.web import settings_form
+from shoper_retention.web import page_texts, settings_form
 from shoper_retention.web.services import services
 
 IFRAME_MAX_AGE = timedelta(hours=2)
@@ -120,12 +122,19 @@ def _render(
     ).first()
     value, checked = _form_values(submitted)
     language = language_of(shop.language)
+    scenarios = shop_config.merged(shop.settings)["scenarios"]
 
     def local(moment: datetime | None) -> str:
         return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else ""
 
+    def scenario_title(name: str) -> str:
+        scenario = registry.REGISTRY.get(name)
+        return say(scenario.settings.title, language) if scenario else name.replace("_", " ")
+
+    token = svc.links.settings_form_token(shop.id, svc.clock())
     body = render_template(
         "admin/settings.html",
+        language=language,
         shop=shop,
         config=shop_config.merged(shop.settings),
         has_smsapi_token=bool(shop.smsapi_token_enc),
@@ -133,27 +142,43 @@ def _render(
         pauses=pauses,
         worker_beat=beat,
         dev_outbox_channels=_dev_outbox_channels(shop),
-        token=svc.links.settings_form_token(shop.id, svc.clock()),
+        token=token,
         sections=[
             {
                 "name": s.name,
                 "title": s.settings.title,
                 "description": s.settings.description,
-                "inputs": s.settings.inputs(
-                    s.name, shop_config.merged(shop.settings)["scenarios"].get(s.name)
-                ),
+                "groups": s.settings.groups(s.name, scenarios.get(s.name)),
             }
             for s in settings_form.switchable()
         ],
-        t=lambda text: say(text, language),
+        tools=_tools(token),
+        history=history.progress(session, shop),
+        history_url=url_for("history_import.request_history_import"),
+        t=page_texts.translator(language),
+        label=lambda name: say(settings_form.field_label(name), language),
+        status=lambda status: page_texts.status_word(status, language),
+        scenario_title=scenario_title,
         error=error,
         error_label=say(settings_form.field_label(error.field or ""), language) if error else "",
+        error_message=page_texts.error_message(error.message, language) if error else "",
         saved=saved,
         value=value,
         checked=checked,
         local=local,
     )
     return body, 400 if error else 200, _frame_ancestors(shop)
+
+
+def _tools(token: str) -> list[dict[str, Any]]:
+    """The page's Data area: {"title", "text", "url"} per link to a data tool of this shop."""
+    return [
+        {
+            "title": "birthdays_tool",
+            "text": "birthdays_tool_hint",
+            "url": url_for("birthday_import.import_page", t=token),
+        }
+    ]
 
 
 def _frame_ancestors(shop: Shop) -> dict[str, str]:

@@ -12,10 +12,13 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy import select
 
+from shoper_retention import shop_config
 from shoper_retention.contacts import records as contacts
 from shoper_retention.errors import Forbidden, PayloadTooLarge, UnknownShop
 from shoper_retention.ingest import inbox
+from shoper_retention.ingest.storefront_birthday import parse_birthday_signup
 from shoper_retention.ingest.storefront_events import parse_snapshot
+from shoper_retention.ingest.storefront_restock import parse_restock
 from shoper_retention.models import Shop
 from shoper_retention.web.rate_limits import (
     NEW_CONTACTS_PER_SHOP,
@@ -126,6 +129,96 @@ def cart_event(public_key: str) -> Any:
                 source="storefront",
                 event_name="cart",
                 dedupe_key=_dedupe_key(snapshot.cart_id, body),
+                body=body,
+                headers={},
+                now=now,
+            ),
+        )
+    return jsonify(status="accepted" if stored else "duplicate"), 202 if stored else 200
+
+
+@blueprint.route("/storefront/<public_key>/restock", methods=["OPTIONS"])
+def restock_preflight(public_key: str) -> Any:
+    svc = services()
+    with svc.factory() as session:
+        _check_origin(_shop(session, public_key))
+    return Response(status=204)
+
+
+@blueprint.post("/storefront/<public_key>/restock")
+def restock_signup(public_key: str) -> Any:
+    """A "notify me when it is back" sign-up (README, "The storefront contract: back in
+    stock"): the same origin, limits and address rules as a cart snapshot. Whether the product
+    exists is learnt from the platform later (the catalogue and stock reads), not here."""
+    svc = services()
+    svc.limits.hit(STOREFRONT_PER_SHOP, public_key)
+    with svc.factory() as session:
+        shop = _shop(session, public_key)
+        _check_origin(shop)
+        shop_id, region, countries = shop.id, shop.country, shop_config.sms_countries(shop)
+    limit = svc.settings.max_storefront_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"body over {limit} bytes")
+    body = request.get_data(cache=False)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"body over {limit} bytes")
+    now = svc.clock()
+    signup = parse_restock(body, now, region, countries)  # 400 naming the field at fault
+    with svc.factory() as session, session.begin():
+        if contacts.names_someone_new(session, shop_id, signup.contact):
+            svc.limits.hit(NEW_CONTACTS_PER_SHOP, public_key)
+        stored = inbox.store(
+            session,
+            inbox.new_row(
+                shop_id=shop_id,
+                source="storefront",
+                event_name="restock",
+                dedupe_key=f"restock:{inbox.body_digest(body)}",
+                body=body,
+                headers={},
+                now=now,
+            ),
+        )
+    return jsonify(status="accepted" if stored else "duplicate"), 202 if stored else 200
+
+
+@blueprint.route("/storefront/<public_key>/birthday", methods=["OPTIONS"])
+def birthday_preflight(public_key: str) -> Any:
+    svc = services()
+    with svc.factory() as session:
+        _check_origin(_shop(session, public_key))
+    return Response(status=204)
+
+
+@blueprint.post("/storefront/<public_key>/birthday")
+def birthday_signup(public_key: str) -> Any:
+    """The "a gift on your birthday" form: the same origin, limits and address rules as a cart
+    snapshot (README, "The storefront contract: birthday sign-ups"); what it may change is
+    contacts/dates.py's rule."""
+    svc = services()
+    svc.limits.hit(STOREFRONT_PER_SHOP, public_key)
+    with svc.factory() as session:
+        shop = _shop(session, public_key)
+        _check_origin(shop)
+        shop_id, region = shop.id, shop.country
+    limit = svc.settings.max_storefront_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"body over {limit} bytes")
+    body = request.get_data(cache=False)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"body over {limit} bytes")
+    now = svc.clock()
+    signup = parse_birthday_signup(body, now, region)  # 400 naming the field at fault
+    with svc.factory() as session, session.begin():
+        if contacts.names_someone_new(session, shop_id, signup.contact):
+            svc.limits.hit(NEW_CONTACTS_PER_SHOP, public_key)
+        stored = inbox.store(
+            session,
+            inbox.new_row(
+                shop_id=shop_id,
+                source="storefront",
+                event_name="birthday",
+                dedupe_key=f"birthday:{inbox.body_digest(body)}",
                 body=body,
                 headers={},
                 now=now,

@@ -21,9 +21,21 @@ from sqlalchemy.orm import Session, sessionmaker
 from shoper_retention import shop_config
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.links import Links
+from shoper_retention.messaging.coupons import CouponPolicy
 from shoper_retention.models import ChannelPause, Shop
-from shoper_retention.scenarios import cart_recovery
+from shoper_retention.scenarios import cart_recovery, registry
+from shoper_retention.scenarios.settings_schema import (
+    Choice,
+    Coupon,
+    Line,
+    Number,
+    SettingsSchema,
+    StepDefault,
+    Steps,
+    Switch,
+)
 from shoper_retention.settings import Settings
+from shoper_retention.web import page_texts
 from shoper_retention.worker import Worker
 from tests.browser.conftest import LiveServer
 from tests.conftest import SECRET
@@ -73,10 +85,15 @@ def test_a_valid_iframe_hash_opens_the_page_with_the_shops_current_settings(
     make_shop(factory, settings, now=clock.now, licence=LICENCE, name="Sklep Testowy")
     open_settings(page, live_server)
 
-    expect(page.locator("h1")).to_have_text("Retention for Sklep Testowy")
+    expect(page.locator("h1")).to_have_text("Ustawienia Retention: Sklep Testowy")
     expect(page.locator("#cart_recovery__enabled")).to_be_checked()
-    for step, hours in ((1, "1"), (2, "24"), (3, "72")):
-        expect(page.locator(f"#step{step}_hours")).to_have_value(hours)
+    expect(page.locator("#cart_recovery__idle_minutes")).to_have_value("30")
+    for step, hours, channel in ((1, "1", "auto"), (2, "24", "email"), (3, "72", "both")):
+        expect(page.locator(f"#cart_recovery__step{step}_hours")).to_have_value(hours)
+        expect(page.locator(f"#cart_recovery__step{step}_channel")).to_have_value(channel)
+    expect(page.locator("#cart_recovery__coupon_mode")).to_have_value("unique")
+    expect(page.locator("#cart_recovery__coupon_percent")).to_have_value("10")
+    expect(page.locator("#cart_recovery__coupon_valid")).to_have_value("48")
     token = page.locator("#smsapi_token")
     expect(token).to_have_attribute("type", "password")
     expect(token).to_have_value("")
@@ -92,38 +109,61 @@ def test_a_valid_iframe_hash_opens_the_page_with_the_shops_current_settings(
         expect(page.locator(f"#{field}")).to_have_value(value)
     # Nothing has run yet, and nothing can be delivered without a provider: both are said.
     expect(page.locator("#worker-warning")).to_be_visible()
-    expect(page.locator("#dev-outbox")).to_contain_text("messages go to the dev outbox")
-    expect(page.locator("#messages tbody")).to_have_text("No messages yet.")
+    expect(page.locator("#dev-outbox")).to_have_text(
+        "Nie skonfigurowano tokenu SMSAPI ani serwera SMTP: wiadomości trafiają do skrzynki "
+        "testowej (dev outbox) i nie są doręczane."
+    )
+    expect(page.locator("#messages tbody")).to_have_text("Nie ma jeszcze żadnych wiadomości.")
 
 
-def test_saved_changes_show_a_notice_and_persist_after_reload_and_in_the_database(
+def test_cart_recovery_changed_in_the_form_is_stored_and_shown_again_after_reload(
     page: Page, live_server: LiveServer, factory, settings, clock
 ):
     shop = make_shop(factory, settings, now=clock.now, licence=LICENCE)
     open_settings(page, live_server)
 
-    page.locator("#cart_recovery__enabled").uncheck()
-    page.locator("#cart_recovery__step2_hours").fill("20")
-    page.locator("#sms_sender").fill("MojSklep")
-    page.locator("#save").click()
+    section = page.get_by_role("group", name="Porzucone koszyki")
+    section.get_by_label("Wysyłaj przypomnienia o porzuconych koszykach").uncheck()
+    section.get_by_label("Koszyk porzucony po (minutach bez zmian)").fill("45")
+    section.get_by_label("Drugie przypomnienie: po ilu godzinach").fill("20.5")
+    section.get_by_label("Ostatnie przypomnienie: kanał").select_option("sms")
+    coupon = section.get_by_role("group", name="Kupon w ostatnim przypomnieniu")
+    coupon.get_by_label("Rodzaj kuponu").select_option("static")
+    coupon.get_by_label("Rabat (%)").fill("15")
+    coupon.get_by_label("Ważny przez (godziny)").fill("24")
+    coupon.get_by_label("Mój własny kod").fill(" WRACAJ15 ")
+    page.get_by_label("Nazwa nadawcy SMS").fill("MojSklep")
+    page.get_by_role("button", name="Zapisz ustawienia").click()
 
-    expect(page.locator("#saved")).to_have_text("Settings saved.")
+    expect(page.locator("#saved")).to_have_text("Ustawienia zapisane.")
     for opened in ("after the save", "reloaded", "opened again from the admin"):
         if opened == "reloaded":
             page.reload()
         elif opened == "opened again from the admin":
             open_settings(page, live_server)
         expect(page.locator("#cart_recovery__enabled"), opened).not_to_be_checked()
+        expect(page.locator("#cart_recovery__idle_minutes"), opened).to_have_value("45")
         expect(page.locator("#cart_recovery__step1_hours"), opened).to_have_value("1")
-        expect(page.locator("#cart_recovery__step2_hours"), opened).to_have_value("20")
+        expect(page.locator("#cart_recovery__step2_hours"), opened).to_have_value("20.5")
         expect(page.locator("#cart_recovery__step3_hours"), opened).to_have_value("72")
+        expect(page.locator("#cart_recovery__step3_channel"), opened).to_have_value("sms")
+        expect(page.locator("#cart_recovery__coupon_mode"), opened).to_have_value("static")
+        expect(page.locator("#cart_recovery__coupon_percent"), opened).to_have_value("15")
+        expect(page.locator("#cart_recovery__coupon_valid"), opened).to_have_value("24")
+        expect(page.locator("#cart_recovery__coupon_static_code"), opened).to_have_value("WRACAJ15")
         expect(page.locator("#sms_sender"), opened).to_have_value("MojSklep")
 
     stored = stored_shop(factory, shop.id)
     config = cart_recovery.read_config(stored)
     assert config.enabled is False
-    assert [s.delay for s in config.steps] == [timedelta(hours=h) for h in (1, 20, 72)]
-    assert [s.channel for s in config.steps] == ["auto", "email", "both"]
+    assert config.idle == timedelta(minutes=45)
+    assert [s.delay for s in config.steps] == [
+        timedelta(hours=1),
+        timedelta(hours=20, minutes=30),
+        timedelta(hours=72),
+    ]
+    assert [s.channel for s in config.steps] == ["auto", "email", "sms"]
+    assert config.coupon == CouponPolicy("static", 15, timedelta(hours=24), "WRACAJ15")
     assert shop_config.sms_sender(stored) == "MojSklep"
 
 
@@ -171,9 +211,10 @@ def test_an_invalid_value_shows_the_error_naming_the_field_and_changes_nothing(
     page.locator("#sms_sender").evaluate("(el, v) => { el.value = v; }", "this is far too long")
     page.locator("#save").click()
 
-    error = page.locator("#error")
-    expect(error).to_contain_text("Sender name")
-    expect(error).to_contain_text("at most 11 letters")
+    expect(page.locator("#error")).to_have_text(
+        "Nie zapisano: Nazwa nadawcy SMS: najwyżej 11 znaków: litery bez polskich znaków, cyfry, "
+        "spacje, kropki lub myślniki. Nic nie zostało zmienione."
+    )
     expect(page.locator("#saved")).to_have_count(0)
     # The form keeps what was typed so the merchant can correct it, and marks the field.
     expect(page.locator("#sms_sender")).to_have_value("this is far too long")
@@ -202,12 +243,13 @@ def test_the_smsapi_token_is_stored_encrypted_and_never_rendered_back(
     assert CredentialBox(settings.secret_key).open(sealed) == plain
     assert plain not in page.content()
     expect(page.locator("#smsapi_token")).to_have_value("")
-    expect(page.locator("label[for=smsapi_token]")).to_contain_text(
-        "stored; leave empty to keep it"
+    expect(page.locator("#smsapi_token-hint")).to_have_text(
+        "zapisany; zostaw puste, aby go zachować"
     )
     # SMS now has a provider; e-mail still has none, and the page says exactly that.
     expect(page.locator("#dev-outbox")).to_have_text(
-        "No SMTP server is configured: e-mails go to the dev outbox and are not delivered."
+        "Nie skonfigurowano serwera SMTP: e-maile trafiają do skrzynki testowej (dev outbox) "
+        "i nie są doręczane."
     )
 
     # Saving other changes with the field left empty keeps the stored token.
@@ -234,11 +276,13 @@ def test_the_last_messages_table_lists_a_sent_message_with_its_status_in_shop_ti
     expect(row).to_have_attribute("data-status", "sent")
     cells = row.locator("td")
     expect(cells.nth(0)).to_have_text("2026-03-03 10:00")  # sent 09:00 UTC = 10:00 in Warsaw
-    expect(cells.nth(1)).to_have_text("cart recovery")
+    expect(cells.nth(1)).to_have_text("Porzucone koszyki")
     expect(cells.nth(2)).to_have_text("1")
     expect(cells.nth(3)).to_have_text("SMS")
     expect(cells.nth(4)).to_have_text("+48600100200")
-    expect(cells.nth(5)).to_contain_text("sent")
+    expect(cells.nth(5)).to_have_text("wysłana (skrzynka testowa)")
+    later = page.locator("#messages tr.message[data-status=scheduled]").first.locator("td")
+    expect(later.nth(5)).to_have_text("zaplanowana")
     # The three later steps are listed as still scheduled; the worker has run, so no warning.
     expect(page.locator("#messages tr.message[data-status=scheduled]")).to_have_count(3)
     expect(page.locator("#worker-warning")).to_have_count(0)
@@ -260,7 +304,7 @@ def test_a_paused_channel_shows_the_notice_until_the_merchant_fixes_the_token(
 
         open_settings(page, live_server)
         notice = page.locator(".pause[data-channel=sms]")
-        expect(notice).to_contain_text("SMS sending is paused")
+        expect(notice).to_contain_text("Wysyłka SMS-ów wstrzymana")
         expect(notice).to_contain_text(pause.reason)
 
         page.locator("#smsapi_token").fill("right-token")
@@ -397,3 +441,227 @@ def test_an_old_iframe_url_no_longer_opens_the_page(client, factory, settings, c
     clock.advance(hours=3)
     answer = client.get(iframe_path(LICENCE))
     assert answer.status_code == 403 and "expired" in answer.json["message"]
+
+
+# --- the shop's language -------------------------------------------------------------------
+
+
+def page_words(texts: dict[str, Any], language: str) -> set[str]:
+    """Each page text of three words or more in one language, cut before its first
+    placeholder (shorter ones, like "od" or "SMS", occur inside words of either language)."""
+    cut = {text[language].split("{")[0].strip() for text in texts.values()}
+    return {phrase for phrase in cut if len(phrase.split()) >= 3}
+
+
+@pytest.mark.parametrize(
+    ("locale", "language", "other"),
+    [("pl_PL", "pl", "en"), ("en_GB", "en", "pl"), ("de_DE", "en", "pl")],
+)
+def test_the_page_speaks_the_shops_language_and_only_that(
+    page: Page, live_server: LiveServer, factory, settings, clock, locale, language, other
+):
+    make_shop(factory, settings, now=clock.now, licence=LICENCE, language=locale)
+    open_settings(page, live_server)
+    polish = language == "pl"
+
+    expect(page.locator("html")).to_have_attribute("lang", language)
+    expect(page.locator("h1")).to_have_text(
+        "Ustawienia Retention: Sklep Testowy" if polish else "Retention settings: Sklep Testowy"
+    )
+    # Labels are bound to their inputs: the merchant's words find the fields.
+    cart = page.get_by_role("group", name="Porzucone koszyki" if polish else "Abandoned carts")
+    expect(cart).to_have_attribute("id", "scenario-cart_recovery")
+    second = (
+        "Drugie przypomnienie: po ilu godzinach" if polish else "Second reminder: after (hours)"
+    )
+    expect(cart.get_by_label(second)).to_have_value("24")
+    channel = "Ostatnie przypomnienie: kanał" if polish else "Last reminder: channel"
+    expect(cart.get_by_label(channel)).to_have_value("both")
+    percent = cart.get_by_label("Rabat (%)" if polish else "Discount (%)")
+    expect(percent).to_have_attribute("id", "cart_recovery__coupon_percent")
+    sender = page.get_by_label("Nazwa nadawcy SMS" if polish else "Sender name")
+    expect(sender).to_have_attribute("id", "sms_sender")
+    expect(page.locator("#dev-outbox")).to_contain_text(
+        "skrzynki testowej" if polish else "go to the dev outbox"
+    )
+    expect(page.locator("#save")).to_have_text(
+        "Zapisz ustawienia" if polish else "Save settings"
+    )
+    # No text of the other language anywhere on the page.
+    body = page.locator("body").inner_text()
+    shown = page_words(page_texts.TEXTS, language) | page_words(page_texts.FIELD_LABELS, language)
+    for text in page_words(page_texts.TEXTS, other) - shown:
+        assert text not in body, text
+    for text in page_words(page_texts.FIELD_LABELS, other) - shown:
+        assert text not in body, text
+
+
+def test_an_error_on_a_polish_shop_names_the_field_and_the_problem_in_polish(
+    page: Page, live_server: LiveServer, factory, settings, clock
+):
+    shop = make_shop(factory, settings, now=clock.now, licence=LICENCE, language="pl_PL")
+    before = stored_shop(factory, shop.id).settings
+    open_settings(page, live_server)
+
+    page.locator("#cart_recovery__step1_hours").fill("30")  # after the second's 24 h
+    page.locator("#save").click()
+
+    expect(page.locator("#error")).to_have_text(
+        "Nie zapisano: Porzucone koszyki › Drugie przypomnienie: po ilu godzinach: każda "
+        "wiadomość musi wyjść później niż poprzednia. Nic nie zostało zmienione."
+    )
+    field = page.locator("#cart_recovery__step2_hours")
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(field).to_be_focused()
+    expect(page.locator("#cart_recovery__step1_hours")).to_have_value("30")
+    assert stored_shop(factory, shop.id).settings == before
+
+
+def test_an_error_on_an_english_shop_reads_in_english(
+    page: Page, live_server: LiveServer, factory, settings, clock
+):
+    make_shop(factory, settings, now=clock.now, licence=LICENCE, language="en_GB")
+    open_settings(page, live_server)
+
+    page.locator("#sms_countries").fill("PL, XX")
+    page.locator("#save").click()
+
+    expect(page.locator("#error")).to_have_text(
+        "Not saved: Countries SMS may go to: unknown country code 'XX'. Nothing was changed."
+    )
+
+
+# --- a scenario the page has never heard of --------------------------------------------------
+
+WIN_BACK = SettingsSchema(
+    title={"pl": "Odzyskiwanie klientów", "en": "Win-back"},
+    description={
+        "pl": "Wiadomość do klienta, który dawno nic nie kupił.",
+        "en": "A message to a customer who has not ordered for a while.",
+    },
+    fields=(
+        Switch("enabled", {"pl": "Wysyłaj wiadomości", "en": "Send messages"}),
+        Number(
+            "inactive_days",
+            {"pl": "Nieaktywny po (dniach)", "en": "Inactive after (days)"},
+            90,
+            30,
+            720,
+        ),
+        Choice(
+            "audience",
+            {"pl": "Do kogo", "en": "Who"},
+            "all",
+            (
+                ("all", {"pl": "Wszyscy", "en": "Everyone"}),
+                ("buyers", {"pl": "Kupujący", "en": "Buyers"}),
+            ),
+        ),
+        Steps(
+            "steps",
+            {"pl": "Wiadomości", "en": "Messages"},
+            (
+                StepDefault(60, "email", {"pl": "Pierwsza wiadomość", "en": "First message"}),
+                StepDefault(72 * 60, "sms", {"pl": "Druga wiadomość", "en": "Second message"}),
+            ),
+        ),
+        Coupon(
+            "coupon",
+            {"pl": "Kupon powitalny", "en": "Welcome-back coupon"},
+            valid=14,
+            valid_unit="days",
+        ),
+        Line("signature", {"pl": "Podpis", "en": "Signature"}, "Zespół sklepu", max_length=40),
+    ),
+)
+
+
+class WinBack:
+    """Only what the settings page and form read of a scenario."""
+
+    name = "win_back_trial"
+    marketing = True
+    switchable = True
+    settings = WIN_BACK
+    reacts_to: tuple[type, ...] = ()
+
+
+@pytest.fixture
+def win_back(monkeypatch: pytest.MonkeyPatch) -> WinBack:
+    scenario = WinBack()
+    monkeypatch.setitem(registry.REGISTRY, scenario.name, scenario)  # type: ignore[arg-type]
+    return scenario
+
+
+def test_a_newly_registered_scenario_gets_its_section_and_its_values_are_stored(
+    page: Page, live_server: LiveServer, factory, settings, clock, win_back
+):
+    shop = make_shop(factory, settings, now=clock.now, licence=LICENCE, language="pl_PL")
+    open_settings(page, live_server)
+
+    section = page.get_by_role("group", name="Odzyskiwanie klientów")
+    expect(section).to_have_attribute("id", "scenario-win_back_trial")
+    expect(section).to_contain_text("Wiadomość do klienta, który dawno nic nie kupił.")
+    expect(section.get_by_label("Wysyłaj wiadomości")).not_to_be_checked()
+    expect(section.get_by_label("Nieaktywny po (dniach)")).to_have_value("90")
+    expect(section.get_by_label("Druga wiadomość: po ilu godzinach")).to_have_value("72")
+    expect(section.get_by_label("Ważny przez (dni)")).to_have_value("14")
+    expect(section.get_by_label("Podpis")).to_have_value("Zespół sklepu")
+
+    section.get_by_label("Wysyłaj wiadomości").check()
+    section.get_by_label("Nieaktywny po (dniach)").fill("120")
+    section.get_by_label("Do kogo").select_option("buyers")
+    section.get_by_label("Druga wiadomość: po ilu godzinach").fill("96")
+    section.get_by_label("Pierwsza wiadomość: kanał").select_option("both")
+    section.get_by_label("Rodzaj kuponu").select_option("none")
+    section.get_by_label("Podpis").fill("  Ania ze sklepu  ")
+    page.locator("#save").click()
+    expect(page.locator("#saved")).to_be_visible()
+
+    stored = stored_shop(factory, shop.id)
+    assert stored.settings["scenarios"]["win_back_trial"] == {
+        "enabled": True,
+        "inactive_days": 120,
+        "audience": "buyers",
+        "steps": [
+            {"delay_minutes": 60, "channel": "both"},
+            {"delay_minutes": 96 * 60, "channel": "sms"},
+        ],
+        "coupon": {"mode": "none", "discount_percent": 10, "valid_days": 14, "static_code": ""},
+        "signature": "Ania ze sklepu",
+    }
+    assert cart_recovery.read_config(stored).enabled is True  # the other sections untouched
+    open_settings(page, live_server)
+    expect(page.locator("#win_back_trial__enabled")).to_be_checked()
+    expect(page.locator("#win_back_trial__step2_hours")).to_have_value("96")
+    expect(page.locator("#win_back_trial__signature")).to_have_value("Ania ze sklepu")
+
+
+def test_a_newly_registered_scenarios_values_are_validated_by_its_schema(
+    page: Page, live_server: LiveServer, factory, settings, clock, win_back
+):
+    shop = make_shop(factory, settings, now=clock.now, licence=LICENCE, language="pl_PL")
+    before = stored_shop(factory, shop.id).settings
+    open_settings(page, live_server)
+
+    page.locator("#win_back_trial__signature").evaluate(
+        "(el, v) => { el.value = v; }", "X" * 41
+    )  # past the input's maxlength, as a scripted client can
+    page.locator("#save").click()
+
+    expect(page.locator("#error")).to_have_text(
+        "Nie zapisano: Odzyskiwanie klientów › Podpis: jeden wiersz, najwyżej 40 znaków. "
+        "Nic nie zostało zmienione."
+    )
+    expect(page.locator("#win_back_trial__signature")).to_have_attribute("aria-invalid", "true")
+    assert stored_shop(factory, shop.id).settings == before
+
+
+def test_a_scenario_the_merchant_cannot_switch_has_no_section(
+    page: Page, live_server: LiveServer, factory, settings, clock
+):
+    make_shop(factory, settings, now=clock.now, licence=LICENCE)
+    open_settings(page, live_server)
+    expect(page.locator("#scenario-consent_confirmation")).to_have_count(0)
+    expect(page.get_by_text("Potwierdzenie zgody")).to_have_count(0)
+    expect(page.locator("#scenario-cart_recovery")).to_have_count(1)

@@ -13,15 +13,20 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from shoper_retention.contacts.dates import parse_birth_date
 from shoper_retention.contacts.emails import canonical_email_or_none
 from shoper_retention.contacts.phones import to_e164
 from shoper_retention.errors import BadInput
 from shoper_retention.ingest.events import (
     CartItem,
     ContactInfo,
+    CustomerSeen,
     DomainEvent,
     MarketingConsentReported,
+    NewsletterJoined,
     OrderPlaced,
+    ProductDeleted,
+    StockReported,
 )
 from shoper_retention.ingest.untrusted_json import parse_object
 
@@ -75,7 +80,7 @@ def _order(data: dict[str, Any], timezone: str, region: str, now: datetime) -> O
     paid = _flag(data.get("paid")) or _flag(data.get("is_paid")) or _paid_amount(data)
     return OrderPlaced(
         order_id=object_id("order", data),
-        placed_at=_shop_time(data.get("date"), timezone) or now,
+        placed_at=shop_time(data.get("date"), timezone) or now,
         contact=ContactInfo(
             email=email,
             phone=phone,
@@ -132,7 +137,7 @@ def _decimal(value: Any) -> Decimal:
     return result if result.is_finite() else Decimal("0")
 
 
-def _shop_time(value: Any, timezone: str) -> datetime | None:
+def shop_time(value: Any, timezone: str) -> datetime | None:
     if not value:
         return None
     try:
@@ -156,10 +161,13 @@ def _order_event(event_name: str) -> Callable[..., list[DomainEvent]]:
     return handle
 
 
-def _customer(data: dict[str, Any], timezone: str, region: str, now: datetime) -> list[DomainEvent]:
+def _customer(
+    data: dict[str, Any], timezone: str, region: str, now: datetime, birthday_field: int = 0
+) -> list[DomainEvent]:
     """A customer account (REST `users`): its `newsletter` box ("0"/"1") is the shop's own
     record of e-mail marketing consent. "0" may only mean the customer never ticked it there,
-    so it withdraws only a grant that came from this record."""
+    so it withdraws only a grant that came from this record. `date_add` is when the customer
+    joined; `birthday_field` names the shop's own field holding a birth date (0: none)."""
     email = canonical_email_or_none(_text(data.get("email")))
     if email is None:
         return []
@@ -170,10 +178,30 @@ def _customer(data: dict[str, Any], timezone: str, region: str, now: datetime) -
     )
     granted = _flag(data.get("newsletter"))
     return [
+        CustomerSeen(
+            contact,
+            joined_at=shop_time(data.get("date_add"), timezone),
+            birthday=birthday_of(data.get("additional_fields"), birthday_field, now, timezone),
+            source="shoper customer",
+        ),
         MarketingConsentReported(
             contact, "email", granted, "shoper customer", withdraws_only_own_grant=True
-        )
+        ),
     ]
+
+
+def birthday_of(fields: Any, field_id: int, now: datetime, timezone: str) -> tuple[int, int] | None:
+    """The birth date in the customer's `additional_fields` entry `field_id` (entries carry
+    `field_id` and `value`, samples/shoper/GET_users_page1.json); None when unmapped, absent
+    or not a date we read (contacts/dates.py)."""
+    if not field_id or not isinstance(fields, list):
+        return None
+    for entry in fields:
+        if isinstance(entry, dict) and str(entry.get("field_id")) == str(field_id):
+            value = entry.get("value")
+            if isinstance(value, str):
+                return parse_birth_date(value, now.astimezone(ZoneInfo(timezone)).date())
+    return None
 
 
 def _subscriber_event(event_name: str) -> Callable[..., list[DomainEvent]]:
@@ -190,17 +218,49 @@ def _subscriber_event(event_name: str) -> Callable[..., list[DomainEvent]]:
             return []
         active = data.get("active", "1")
         granted = event_name != "subscriber.delete" and _flag(active)
-        return [
+        events: list[DomainEvent] = [
             MarketingConsentReported(
                 ContactInfo(email=email), "email", granted, "shoper newsletter"
             )
         ]
+        if event_name == "subscriber.create" and granted:
+            # `date_add` as on every Shoper resource *(unverified for subscribers)*; else the
+            # webhook's arrival.
+            joined_at = shop_time(data.get("date_add"), timezone) or now
+            events.append(
+                NewsletterJoined(ContactInfo(email=email), joined_at, "shoper newsletter")
+            )
+        return events
 
     return handle
 
 
 def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
+
+
+def _product(data: dict[str, Any], timezone: str, region: str, now: datetime) -> list[DomainEvent]:
+    """A product created or edited: its default stock's units (`stock.stock`, as in the REST
+    `products/<id>` answer, samples/shoper/GET_products_36.json). *(unverified: no recorded
+    webhook sample; platforms.md gives order webhooks the full REST record, and we assume the
+    same here.)* A body without that stock reports nothing; variants' stocks are not in it
+    either: the stock re-check (commerce/restock_check.py) reads both from REST."""
+    stock = data.get("stock")
+    if not isinstance(stock, dict) or stock.get("stock") in (None, ""):
+        return []
+    try:
+        quantity = Decimal(str(stock["stock"]).replace(",", "."))
+    except InvalidOperation:
+        return []
+    if not quantity.is_finite():
+        return []
+    return [StockReported(object_id("product", data), max(quantity, Decimal("0")), now)]
+
+
+def _product_deleted(
+    data: dict[str, Any], timezone: str, region: str, now: datetime
+) -> list[DomainEvent]:
+    return [ProductDeleted(object_id("product", data), now)]
 
 
 # Every webhook event we handle; a test checks this against manifest.json both ways.
@@ -214,13 +274,25 @@ HANDLERS: dict[str, Callable[..., list[DomainEvent]]] = {
     "subscriber.create": _subscriber_event("subscriber.create"),
     "subscriber.edit": _subscriber_event("subscriber.edit"),
     "subscriber.delete": _subscriber_event("subscriber.delete"),
+    "product.create": _product,
+    "product.edit": _product,
+    "product.delete": _product_deleted,
 }
 
 
 def to_events(
-    event_name: str, body: bytes, *, timezone: str, region: str, now: datetime
+    event_name: str,
+    body: bytes,
+    *,
+    timezone: str,
+    region: str,
+    now: datetime,
+    birthday_field: int = 0,
 ) -> list[DomainEvent]:
+    """`birthday_field`: the customer field the merchant mapped to a birth date (0: none)."""
     handler = HANDLERS.get(event_name)
     if handler is None:
         raise BadInput(f"unhandled event {event_name!r}", field="X-Webhook-Name")
+    if handler is _customer:
+        return _customer(parse_json_object(body), timezone, region, now, birthday_field)
     return handler(parse_json_object(body), timezone, region, now)

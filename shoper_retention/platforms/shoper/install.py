@@ -19,6 +19,7 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from shoper_retention.commerce import history
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.errors import BadInput, Forbidden, UnknownShop, UpstreamFailed
 from shoper_retention.manifest import webhook_events
@@ -125,6 +126,9 @@ class ShoperInstaller:
         self._store_tokens(shop, tokens)
         session.flush()
         self.finish_setup(session, shop, now)
+        # Past customers and orders, for birthdays and anniversaries; a re-install also
+        # fills in what happened while the app was away. One already running goes on.
+        history.request_import(session, shop, now)
         return shop
 
     def _exchange(self, shop_url: str, code: str, now: datetime) -> tuple[api.TokenSet, str]:

@@ -1,0 +1,72 @@
+"""What a shop platform is. Core code (the app factory, the worker, ingest, dispatch, the CLI)
+reaches a platform only through this interface and the registry (registry.py), never by name.
+
+A platform package owns everything that differs between Shoper and Ecwid: its install flow
+and app page entry (its own routes), verifying its webhooks and turning them into domain events,
+keeping its tokens fresh, creating coupons, and reading its catalogue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from flask import Blueprint
+from sqlalchemy.orm import Session, sessionmaker
+
+from shoper_retention.commerce.catalogue import CatalogueReader
+from shoper_retention.commerce.history import HistoryReader
+from shoper_retention.commerce.stock import StockReader
+from shoper_retention.ingest.events import DomainEvent
+from shoper_retention.messaging.coupons import CreateAtPlatform
+from shoper_retention.models import InboxDelivery, Shop
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class Platform(Protocol):
+    """`to_events`, `waiting_reason` and `webhook_url` need no instance (ingest and dispatch
+    call them on the class); the rest talk to the platform with the server's credentials."""
+
+    name: str  # Shop.platform and InboxDelivery.source for its webhooks
+
+    @property
+    def catalogue(self) -> CatalogueReader:
+        """Names, prices and photos of products."""
+
+    @property
+    def stock(self) -> StockReader:
+        """Units in stock now (back-in-stock re-checks)."""
+
+    @property
+    def history(self) -> HistoryReader:
+        """Past customers and orders, a page at a time."""
+
+    def blueprint(self) -> Blueprint:
+        """Its routes: install callbacks, the app page entry, webhooks served by Flask."""
+
+    def wrap_wsgi(self, app: WSGIApp, services: Any) -> WSGIApp:
+        """Endpoints served in front of Flask (a fast webhook INSERT); `app` if none."""
+
+    def served_paths(self) -> dict[str, set[str]]:
+        """What `wrap_wsgi` serves ahead of Flask's url_map: route -> methods."""
+
+    @staticmethod
+    def to_events(shop: Shop, delivery: InboxDelivery) -> Sequence[DomainEvent]:
+        """A stored, verified webhook delivery as domain events; DomainError if unreadable."""
+
+    @staticmethod
+    def waiting_reason(shop: Shop) -> str | None:
+        """Why this shop's messages must wait now (e.g. its order webhooks are not registered
+        yet, so a paid cart could not be seen); None when they may go."""
+
+    def maintain(self, factory: sessionmaker[Session], now: datetime) -> int:
+        """Token upkeep and unfinished set-ups; returns the shops touched."""
+
+    def coupon_creator(self, session: Session, now: datetime) -> CreateAtPlatform:
+        """Creates unique coupon codes at the platform, in the caller's transaction."""
+
+    @staticmethod
+    def webhook_url(public_url: str, shop: Shop) -> str:
+        """Where this platform delivers the shop's webhooks (shown to operators)."""

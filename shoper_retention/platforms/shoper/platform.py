@@ -1,0 +1,72 @@
+"""Shoper behind the platform interface (platforms/base.py): the pieces of this package put
+together once, so core code asks the registry for "the shop's platform" instead of naming it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import requests
+from flask import Blueprint
+from sqlalchemy.orm import Session, sessionmaker
+
+from shoper_retention import shop_config
+from shoper_retention.ingest.events import DomainEvent
+from shoper_retention.messaging.coupons import CreateAtPlatform
+from shoper_retention.models import InboxDelivery, Shop
+from shoper_retention.platforms.base import WSGIApp
+from shoper_retention.platforms.shoper import events, views
+from shoper_retention.platforms.shoper.catalogue import ShoperCatalogue
+from shoper_retention.platforms.shoper.fast_ingest import PREFIX, ShoperWebhookIngest
+from shoper_retention.platforms.shoper.history import ShoperHistory
+from shoper_retention.platforms.shoper.install import PLATFORM, ShoperInstaller
+from shoper_retention.platforms.shoper.stock import ShoperStock
+from shoper_retention.settings import Settings
+
+WAITING_FOR_WEBHOOKS = "waiting for the shop's order webhooks to be registered"
+
+
+class ShoperPlatform:
+    name = PLATFORM
+
+    def __init__(self, settings: Settings, http: requests.Session | None = None) -> None:
+        self.installer = ShoperInstaller(settings, http)
+        self.catalogue = ShoperCatalogue(settings, http)
+        self.stock = ShoperStock(settings, http)
+        self.history = ShoperHistory(settings, http)
+
+    def blueprint(self) -> Blueprint:
+        return views.blueprint
+
+    def wrap_wsgi(self, app: WSGIApp, services: Any) -> WSGIApp:
+        return ShoperWebhookIngest(app, services)
+
+    def served_paths(self) -> dict[str, set[str]]:
+        return dict(ShoperWebhookIngest.routes)
+
+    @staticmethod
+    def to_events(shop: Shop, delivery: InboxDelivery) -> Sequence[DomainEvent]:
+        return events.to_events(
+            delivery.event_name,
+            delivery.body,
+            timezone=shop.timezone,
+            region=shop.country,
+            now=delivery.received_at,
+            birthday_field=shop_config.customer_birthday_field(shop),
+        )
+
+    @staticmethod
+    def waiting_reason(shop: Shop) -> str | None:
+        # Without order webhooks we cannot know the shopper already bought: wait.
+        return None if shop.webhooks_registered else WAITING_FOR_WEBHOOKS
+
+    def maintain(self, factory: sessionmaker[Session], now: datetime) -> int:
+        return self.installer.maintain(factory, now)
+
+    def coupon_creator(self, session: Session, now: datetime) -> CreateAtPlatform:
+        return self.installer.coupon_creator(session, now)
+
+    @staticmethod
+    def webhook_url(public_url: str, shop: Shop) -> str:
+        return f"{public_url}{PREFIX}{shop.ref}"

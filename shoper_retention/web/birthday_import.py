@@ -1,0 +1,126 @@
+"""The merchant's birthday CSV import, a page of the settings inside the Shoper admin.
+
+Reached from the settings page with its signed form token `t` (links.py): the token names the
+shop and is the CSRF defence, as on the settings page. It travels in the query string, so a
+file too large to read still gets a page in the shop's language, not a bare error."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, render_template, request
+from sqlalchemy.orm import Session
+
+from shoper_retention.contacts import birthday_csv
+from shoper_retention.errors import Forbidden, UnknownShop
+from shoper_retention.links import InvalidLink
+from shoper_retention.messaging.locales import language_of
+from shoper_retention.models import Shop
+from shoper_retention.scenarios.settings_schema import say
+from shoper_retention.web.services import services
+
+blueprint = Blueprint("birthday_import", __name__)
+BUDGET = "birthday import"  # refused form tokens per address (rate_limits)
+
+TEXTS = {
+    "title": {"pl": "Import dat urodzin", "en": "Import birthdays"},
+    "intro": {
+        "pl": "Plik CSV (UTF-8) z wierszem nagłówka i kolumnami email, phone, birthday. "
+        "W każdym wierszu e-mail lub telefon oraz data urodzin: 1990-02-28, 28.02.1990 lub "
+        "28.02. Dane z pliku mają pierwszeństwo przed datą podaną w formularzu na stronie sklepu.",
+        "en": "A CSV file (UTF-8) with a header row and the columns email, phone, birthday. "
+        "Each row needs an e-mail or a phone, and a birth date: 1990-02-28, 28.02.1990 or "
+        "28.02. The file's dates win over a date given in the shop's own sign-up form.",
+    },
+    "limits": {
+        "pl": f"Najwyżej {birthday_csv.MAX_ROWS} wierszy i {birthday_csv.MAX_BYTES // 1024} KB "
+        "w jednym pliku. Wiersze z błędami pomijamy i wypisujemy poniżej; pozostałe zapisujemy.",
+        "en": f"At most {birthday_csv.MAX_ROWS} rows and {birthday_csv.MAX_BYTES // 1024} KB per "
+        "file. Rows with errors are skipped and listed below; the others are saved.",
+    },
+    "file": {"pl": "Plik CSV", "en": "CSV file"},
+    "submit": {"pl": "Importuj", "en": "Import"},
+    "back": {"pl": "Wróć do ustawień", "en": "Back to the settings"},
+    "imported": {"pl": "Zapisane daty urodzin: {n}.", "en": "Birthdays saved: {n}."},
+    "rejected": {"pl": "Pominięte wiersze: {n}.", "en": "Rows skipped: {n}."},
+    "line": {"pl": "Wiersz", "en": "Line"},
+    "reason": {"pl": "Powód", "en": "Reason"},
+    "no_file": {"pl": "Wybierz plik CSV.", "en": "Choose a CSV file."},
+}
+
+
+def _shop(session: Session) -> Shop:
+    """The shop the form token names; a refused token counts against the address's budget."""
+    svc = services()
+    token = request.args.get("t", "")
+    try:
+        if not token:
+            raise Forbidden("missing form token: open the app again from the shop admin")
+        try:
+            shop_id = svc.links.read_settings_form(token, svc.clock())
+        except InvalidLink:
+            raise Forbidden(
+                "this page has expired: open the app again from the shop admin"
+            ) from None
+        shop = session.get(Shop, shop_id)
+        if shop is None or not shop.active:
+            raise UnknownShop("unknown shop")
+    except (Forbidden, UnknownShop):
+        svc.limits.count_failure(BUDGET, request.remote_addr)
+        raise
+    return shop
+
+
+@blueprint.before_request
+def _refuse_guessers() -> None:
+    services().limits.refuse_if_blocked(BUDGET, request.remote_addr)
+
+
+def _page(shop: Shop, status: int = 200, **values: Any) -> tuple[str, int, dict[str, str]]:
+    svc = services()
+    language = language_of(shop.language)
+    body = render_template(
+        "admin/birthday_import.html",
+        language=language,
+        t=lambda key, **kw: say(TEXTS[key], language).format(**kw),
+        say=lambda text: say(text, language),
+        token=svc.links.settings_form_token(shop.id, svc.clock()),
+        reasons=birthday_csv.REASONS,
+        **values,
+    )
+    return body, status, _frame_ancestors(shop)
+
+
+def _frame_ancestors(shop: Shop) -> dict[str, str]:
+    """Shown only inside the shop's own admin (as the settings page is)."""
+    parts = urlsplit(shop.shop_url)
+    origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else "'none'"
+    return {"Content-Security-Policy": f"frame-ancestors 'self' {origin}"}
+
+
+@blueprint.get("/shoper/app/birthdays")
+def import_page() -> Any:
+    with services().factory() as session:
+        return _page(_shop(session))
+
+
+@blueprint.post("/shoper/app/birthdays")
+def import_file() -> Any:
+    svc = services()
+    with svc.factory() as session, session.begin():
+        shop = _shop(session)
+        length = request.content_length
+        if length is not None and length > birthday_csv.MAX_BYTES + 16 * 1024:
+            problem = birthday_csv.FILE_PROBLEMS["too_large"]
+            return _page(shop, 400, problem=problem)
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            return _page(shop, 400, problem=TEXTS["no_file"])
+        data = upload.stream.read(birthday_csv.MAX_BYTES + 1)
+        try:
+            with session.begin_nested():
+                report = birthday_csv.import_birthdays(session, shop, data, svc.clock())
+        except birthday_csv.FileProblem as exc:
+            return _page(shop, 400, problem=birthday_csv.FILE_PROBLEMS[exc.key])
+        return _page(shop, report=report)

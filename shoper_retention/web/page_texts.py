@@ -1,0 +1,268 @@
+"""Every string of the merchant's settings page, in Polish and English, in one place.
+
+The page speaks the shop's language (messaging.locales.language_of); a scenario's own section
+texts come from its settings schema. Errors are raised in English all over the code
+(BadInput); the validation messages the settings form can raise are given in Polish here, and
+any other message is shown as it is."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from shoper_retention.scenarios.settings_schema import Text, say
+
+TEXTS: dict[str, Text] = {
+    "title": {"pl": "Ustawienia Retention", "en": "Retention settings"},
+    "heading": {"pl": "Ustawienia Retention: {shop}", "en": "Retention settings: {shop}"},
+    "saved": {"pl": "Ustawienia zapisane.", "en": "Settings saved."},
+    "error": {"pl": "Nie zapisano:", "en": "Not saved:"},
+    "error_nothing_changed": {"pl": "Nic nie zostało zmienione.", "en": "Nothing was changed."},
+    "paused_sms": {"pl": "Wysyłka SMS-ów wstrzymana", "en": "SMS sending is paused"},
+    "paused_email": {"pl": "Wysyłka e-maili wstrzymana", "en": "E-mail sending is paused"},
+    "paused_since": {"pl": "od {since}: {reason}.", "en": "since {since}: {reason}."},
+    "paused_what_now": {
+        "pl": "Wiadomości czekają, aż to naprawisz; zapisanie ustawień wznawia wysyłkę.",
+        "en": "Messages wait until you fix this; saving the settings tries again.",
+    },
+    "setup_error": {
+        "pl": "Konfiguracja w sklepie nie jest dokończona: {error}",
+        "en": "The setup in your shop is not complete: {error}",
+    },
+    "worker_missing": {
+        "pl": "Proces wysyłający wiadomości jeszcze nie ruszył: dopóki nie zacznie działać, "
+        "nic nie zostanie wysłane.",
+        "en": "The background worker has not run yet: no message will go out until it does.",
+    },
+    "dev_outbox_all": {
+        "pl": "Nie skonfigurowano tokenu SMSAPI ani serwera SMTP: wiadomości trafiają do "
+        "skrzynki testowej (dev outbox) i nie są doręczane.",
+        "en": "No SMSAPI token and no SMTP server are configured: messages go to the dev outbox "
+        "and are not delivered.",
+    },
+    "dev_outbox_sms": {
+        "pl": "Nie skonfigurowano tokenu SMSAPI: SMS-y trafiają do skrzynki testowej (dev outbox) "
+        "i nie są doręczane.",
+        "en": "No SMSAPI token is configured: SMS messages go to the dev outbox and are not "
+        "delivered.",
+    },
+    "dev_outbox_email": {
+        "pl": "Nie skonfigurowano serwera SMTP: e-maile trafiają do skrzynki testowej "
+        "(dev outbox) i nie są doręczane.",
+        "en": "No SMTP server is configured: e-mails go to the dev outbox and are not delivered.",
+    },
+    # SMS
+    "sms_heading": {"pl": "SMS (SMSAPI)", "en": "SMS (SMSAPI)"},
+    "smsapi_token": {"pl": "Token SMSAPI", "en": "SMSAPI token"},
+    "smsapi_token_stored": {
+        "pl": "zapisany; zostaw puste, aby go zachować",
+        "en": "stored; leave empty to keep it",
+    },
+    "smsapi_token_where": {"pl": "z Twojego konta SMSAPI", "en": "from your SMSAPI account"},
+    "smsapi_token_clear": {"pl": "Usuń zapisany token", "en": "Remove the stored token"},
+    "sms_sender_hint": {
+        "pl": "do 11 znaków, zarejestrowana w SMSAPI",
+        "en": "up to 11 characters, registered at SMSAPI",
+    },
+    "sms_transliterate": {
+        "pl": "Zamieniaj polskie litery (ą→a): SMS kosztuje o połowę mniej",
+        "en": "Replace Polish letters (ą→a): half the cost per SMS",
+    },
+    "sms_countries_hint": {
+        "pl": "dwuliterowe kody oddzielone przecinkami; puste: tylko {country}",
+        "en": "two-letter codes, comma-separated; empty: {country} only",
+    },
+    "sms_countries_note": {
+        "pl": "SMS-y trafiają tylko na numery komórkowe w tych krajach i dopiero wtedy, gdy "
+        "właściciel numeru potwierdzi go, klikając link w jednym SMS-ie z prośbą o potwierdzenie.",
+        "en": "SMS go only to mobile numbers in these countries, and only after the number's "
+        "owner confirmed by clicking the link in one confirmation SMS.",
+    },
+    # Consent
+    "consent_heading": {"pl": "Zgody", "en": "Consent"},
+    "email_opt_in_confirmed": {
+        "pl": "Potwierdzana: najpierw wysyłamy e-mail z linkiem potwierdzającym (zalecane)",
+        "en": "Confirmed: we e-mail a confirmation link first (recommended)",
+    },
+    "email_opt_in_single": {
+        "pl": "Pojedyncza: samo zaznaczenie wystarcza do przypomnień o tym koszyku",
+        "en": "Single: the tick alone is enough for that cart's reminders",
+    },
+    "consent_note": {
+        "pl": "W formularzu sklepu każdy może wpisać dowolny adres. Przy zgodzie potwierdzanej "
+        "na cudzy adres, wpisany przez kogoś innego, trafi tylko jeden krótki e-mail z prośbą "
+        "o potwierdzenie. Klientów zapisanych do newslettera sklepu nie pytamy ponownie.",
+        "en": "Anyone can type any address into a shop's form. With confirmed consent, a "
+        "stranger's address typed by someone else gets one short confirmation e-mail and "
+        "nothing more. Customers who signed up for your newsletter in the shop are not asked "
+        "again.",
+    },
+    # E-mail and quiet hours
+    "email_heading": {"pl": "E-mail i godziny wysyłki", "en": "E-mail and quiet hours"},
+    "quiet_hours_note": {
+        "pl": "Godziny w strefie czasowej sklepu ({zone}). Wiadomość przypadająca poza nimi "
+        "czeka do najbliższej dozwolonej minuty.",
+        "en": "Times are in your shop's time zone ({zone}). A message due outside these hours "
+        "waits for the next allowed minute.",
+    },
+    "save": {"pl": "Zapisz ustawienia", "en": "Save settings"},
+    # The data area (imports and the like)
+    "data_heading": {"pl": "Dane", "en": "Data"},
+    "birthdays_tool": {
+        "pl": "Import dat urodzin z pliku CSV",
+        "en": "Import birthdays from a CSV file",
+    },
+    "birthdays_tool_hint": {
+        "pl": "dla klientów, których daty urodzin masz poza sklepem",
+        "en": "for customers whose birthdays you keep outside the shop",
+    },
+    "history_heading": {"pl": "Historia klientów i zamówień", "en": "Customer and order history"},
+    "history_hint": {
+        "pl": "Rocznice i statystyki potrzebują historii: odczytujemy ją ze sklepu (zamówienia "
+        "z ostatnich 2 lat) w tle, bez obciążania sklepu.",
+        "en": "Anniversaries and statistics need history: we read it from your shop (orders of "
+        "the last 2 years) in the background, at a pace your shop can take.",
+    },
+    "history_never": {
+        "pl": "Historia nie była jeszcze odczytana.",
+        "en": "The history has not been read yet.",
+    },
+    "history_button": {"pl": "Odczytaj historię ponownie", "en": "Read the history again"},
+    "history_button_first": {"pl": "Odczytaj historię", "en": "Read the history"},
+    "history_running": {"pl": "Odczyt trwa…", "en": "Reading…"},
+    "open": {"pl": "Otwórz", "en": "Open"},
+    # Last messages
+    "messages_heading": {"pl": "Ostatnie wiadomości", "en": "Last messages"},
+    "column_when": {"pl": "Kiedy", "en": "When"},
+    "column_scenario": {"pl": "Scenariusz", "en": "Scenario"},
+    "column_step": {"pl": "Krok", "en": "Step"},
+    "column_channel": {"pl": "Kanał", "en": "Channel"},
+    "column_to": {"pl": "Odbiorca", "en": "To"},
+    "column_status": {"pl": "Status", "en": "Status"},
+    "column_note": {"pl": "Uwagi", "en": "Note"},
+    "no_messages": {"pl": "Nie ma jeszcze żadnych wiadomości.", "en": "No messages yet."},
+    "channel_sms": {"pl": "SMS", "en": "SMS"},
+    "channel_email": {"pl": "e-mail", "en": "e-mail"},
+    "dev_outbox_tag": {"pl": "skrzynka testowa", "en": "dev outbox"},
+}
+
+# A message's status as the merchant reads it (models/outbox.py); an unknown one is shown as is.
+STATUSES: dict[str, Text] = {
+    "scheduled": {"pl": "zaplanowana", "en": "scheduled"},
+    "claimed": {"pl": "w trakcie wysyłki", "en": "sending"},
+    "sent": {"pl": "wysłana", "en": "sent"},
+    "delivered": {"pl": "doręczona", "en": "delivered"},
+    "undelivered": {"pl": "niedoręczona", "en": "not delivered"},
+    "failed": {"pl": "nieudana", "en": "failed"},
+    "cancelled": {"pl": "anulowana", "en": "cancelled"},
+    "skipped": {"pl": "pominięta", "en": "skipped"},
+}
+
+# What the shop-wide fields are called, on the page and in an error naming one; a scenario's
+# fields are named by its settings schema.
+FIELD_LABELS: dict[str, Text] = {
+    "sms_sender": {"pl": "Nazwa nadawcy SMS", "en": "Sender name"},
+    "mail_from": {"pl": "Adres nadawcy e-maili", "en": "From address"},
+    "sms_from": {"pl": "SMS-y wolno wysyłać od", "en": "SMS allowed from"},
+    "sms_until": {"pl": "SMS-y wolno wysyłać do", "en": "SMS allowed until"},
+    "email_from": {"pl": "E-maile wolno wysyłać od", "en": "E-mail allowed from"},
+    "email_until": {"pl": "E-maile wolno wysyłać do", "en": "E-mail allowed until"},
+    "sms_countries": {
+        "pl": "Kraje, do których wolno wysyłać SMS-y",
+        "en": "Countries SMS may go to",
+    },
+    "email_opt_in": {
+        "pl": "Zgoda na e-maile zaznaczona w sklepie",
+        "en": "E-mail consent ticked in your shop",
+    },
+}
+
+
+def _polish_count(n: str, one: str, few: str, many: str) -> str:
+    """`1 znak`, `2 znaki`, `5 znaków`, `22 znaki`: Polish picks the noun's form by the number."""
+    value = int(n)
+    if value == 1:
+        return f"{n} {one}"
+    if value % 10 in (2, 3, 4) and value % 100 not in (12, 13, 14):
+        return f"{n} {few}"
+    return f"{n} {many}"
+
+
+# The messages web/settings_form.py and scenarios/settings_schema.py raise, in Polish.
+POLISH_ERRORS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = tuple(
+    (re.compile(pattern), say_it)
+    for pattern, say_it in (
+        (r"unknown choice", lambda m: "wybierz jedną z podanych możliwości"),
+        (r"unknown channel", lambda m: "wybierz jeden z podanych kanałów"),
+        (r"unknown coupon mode", lambda m: "wybierz jeden z podanych rodzajów kuponu"),
+        (
+            r"each step must come after the one before",
+            lambda m: "każda wiadomość musi wyjść później niż poprzednia",
+        ),
+        (r"must be a whole number", lambda m: "podaj liczbę całkowitą"),
+        (
+            r"must be between (-?\d+) and (-?\d+)",
+            lambda m: f"podaj liczbę od {m[1]} do {m[2]}",
+        ),
+        (r"must be a number of hours", lambda m: "podaj liczbę godzin, np. 24 lub 1,5"),
+        (
+            r"must be between 0\.5 and (\d+) hours",
+            lambda m: f"podaj od 0,5 do {m[1]} godzin",
+        ),
+        (
+            r"at most (\d+) characters",
+            lambda m: "najwyżej " + _polish_count(m[1], "znak", "znaki", "znaków"),
+        ),
+        (
+            r"one line of at most (\d+) characters",
+            lambda m: "jeden wiersz, najwyżej " + _polish_count(m[1], "znak", "znaki", "znaków"),
+        ),
+        (
+            r"at most (\d+) letters, digits, spaces, dots or dashes",
+            lambda m: (
+                "najwyżej "
+                + _polish_count(m[1], "znak", "znaki", "znaków")
+                + ": litery bez polskich znaków, cyfry, spacje, kropki lub myślniki"
+            ),
+        ),
+        (
+            r"must be one plain e-mail address: .*",
+            lambda m: "podaj jeden adres e-mail, np. sklep@example.pl",
+        ),
+        (
+            r"the window must start before it ends",
+            lambda m: "początek musi być wcześniej niż koniec",
+        ),
+        (r"unknown country code (.+)", lambda m: f"nieznany kod kraju {m[1]}"),
+        (
+            r"at most (\d+) countries",
+            lambda m: "najwyżej " + _polish_count(m[1], "kraj", "kraje", "krajów"),
+        ),
+        (r"must be a time like 09:00", lambda m: "podaj godzinę w postaci 09:00"),
+    )
+)
+
+
+def error_message(message: str, language: str) -> str:
+    if language == "pl":
+        for pattern, say_it in POLISH_ERRORS:
+            match = pattern.fullmatch(message)
+            if match:
+                return say_it(match)
+    return message
+
+
+def translator(language: str) -> Callable[..., str]:
+    """`t("saved")`, `t("heading", shop=...)` or `t({"pl": ..., "en": ...})` for the template;
+    an unknown key fails the render, so a missing text cannot reach a merchant unnoticed."""
+
+    def t(text: str | Mapping[str, str], **values: Any) -> str:
+        phrase = say(TEXTS[text] if isinstance(text, str) else text, language)
+        return phrase.format(**values) if values else phrase
+
+    return t
+
+
+def status_word(status: str, language: str) -> str:
+    return say(STATUSES[status], language) if status in STATUSES else status
