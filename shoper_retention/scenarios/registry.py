@@ -4,6 +4,7 @@ module, its templates, its tests and one line here."""
 
 from __future__ import annotations
 
+from shoper_retention.scenarios.anniversaries import Anniversaries
 from shoper_retention.scenarios.back_in_stock import BackInStock
 from shoper_retention.scenarios.base import Scenario
 from shoper_retention.scenarios.birthday import Birthday
@@ -17,5 +18,6 @@ REGISTRY: dict[str, Scenario] = {
         ConsentConfirmation(),
         BackInStock(),
         Birthday(),
+        Anniversaries(),
     )
 }
