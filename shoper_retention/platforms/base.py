@@ -7,7 +7,7 @@ keeping its tokens fresh, creating coupons, and reading its catalogue."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -61,6 +61,12 @@ class Platform(Protocol):
         """Why this shop's messages must wait now (e.g. its order webhooks are not registered
         yet, so a paid cart could not be seen); None when they may go."""
 
+    def app_page_shop(
+        self, session: Session, args: Mapping[str, str], now: datetime
+    ) -> Shop | None:
+        """The shop whose admin opened the settings page with these (signed) parameters; None
+        when they are not this platform's; Forbidden when they are but do not verify."""
+
     def maintain(self, factory: sessionmaker[Session], now: datetime) -> int:
         """Token upkeep and unfinished set-ups; returns the shops touched."""
 
@@ -70,3 +76,14 @@ class Platform(Protocol):
     @staticmethod
     def webhook_url(public_url: str, shop: Shop) -> str:
         """Where this platform delivers the shop's webhooks (shown to operators)."""
+
+
+class PlatformSet(Protocol):
+    """The platforms an app serves (registry.Platforms), as the web layer sees them."""
+
+    @property
+    def by_name(self) -> Mapping[str, Platform]:
+        """Each platform by its name."""
+
+    def __iter__(self) -> Iterator[Platform]:
+        """Each platform once."""

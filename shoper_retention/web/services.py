@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from flask import current_app
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,10 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.ingest.writer import InboxWriter
 from shoper_retention.links import Links
+from shoper_retention.platforms.base import PlatformSet
 from shoper_retention.settings import Settings
-
-if TYPE_CHECKING:
-    from shoper_retention.platforms.registry import Platforms
 from shoper_retention.web.rate_limits import RateLimits
 
 
@@ -33,7 +30,7 @@ class Services:
     links: Links
     box: CredentialBox
     clock: Callable[[], datetime]
-    platforms: Platforms
+    platforms: PlatformSet
     limits: RateLimits
 
 

@@ -9,7 +9,7 @@ but never changes anything)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -26,15 +26,10 @@ from shoper_retention.errors import BadInput, Forbidden, UnknownShop
 from shoper_retention.links import InvalidLink
 from shoper_retention.messaging.locales import language_of
 from shoper_retention.models import ChannelPause, Message, Shop, WorkerHeartbeat
-from shoper_retention.platforms.shoper import signature
-from shoper_retention.platforms.shoper.install import shoper_time
 from shoper_retention.scenarios import registry
 from shoper_retention.scenarios.settings_schema import say
 from shoper_retention.web import page_texts, settings_form
 from shoper_retention.web.services import services
-
-IFRAME_MAX_AGE = timedelta(hours=2)
-IFRAME_CLOCK_SKEW = timedelta(minutes=10)
 
 blueprint = Blueprint("settings_page", __name__)
 LAST_MESSAGES = 50
@@ -50,21 +45,15 @@ def _shop_from_token(session: Session, token: str | None) -> Shop:
     return _active(session.get(Shop, shop_id))
 
 
-def _shop_from_iframe(session: Session) -> Shop:
-    if not signature.verify_iframe(request.args, services().settings.shoper_appstore_secret):
-        raise Forbidden("bad or missing hash")
-    # The signed URL lands in browser history and access logs: honour it only while fresh.
-    # A timestamp we cannot read is Forbidden (shoper_time), never a link that never expires.
-    age = services().clock() - shoper_time(request.args.get("timestamp", ""))
-    if not -IFRAME_CLOCK_SKEW <= age <= IFRAME_MAX_AGE:
-        raise Forbidden("this link has expired: open the app again from the shop admin")
-    return _active(
-        session.scalars(
-            select(Shop).where(
-                Shop.platform == "shoper", Shop.platform_shop_id == request.args["shop"]
-            )
-        ).first()
-    )
+def _shop_from_app_entry(session: Session) -> Shop:
+    """The shop whose platform signed this entry into the page (each platform checks its own
+    signed parameters)."""
+    svc = services()
+    for platform in svc.platforms:
+        shop = platform.app_page_shop(session, request.args, svc.clock())
+        if shop is not None:
+            return _active(shop)
+    raise Forbidden("bad or missing hash")
 
 
 def _active(shop: Shop | None) -> Shop:
@@ -212,7 +201,7 @@ def settings_page() -> Any:
         # Entry from the admin (signed iframe parameters), or back after a save (form token).
         token = request.args.get("t")
         shop = _counted(
-            lambda: _shop_from_token(session, token) if token else _shop_from_iframe(session)
+            lambda: _shop_from_token(session, token) if token else _shop_from_app_entry(session)
         )
         return _render(session, shop, saved=request.args.get("saved") == "1")
 

@@ -3,7 +3,7 @@ together once, so core code asks the registry for "the shop's platform" instead 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ from shoper_retention.ingest.events import DomainEvent
 from shoper_retention.messaging.coupons import CreateAtPlatform
 from shoper_retention.models import InboxDelivery, Shop
 from shoper_retention.platforms.base import WSGIApp
-from shoper_retention.platforms.shoper import events, views
+from shoper_retention.platforms.shoper import app_page, events, views
 from shoper_retention.platforms.shoper.catalogue import ShoperCatalogue
 from shoper_retention.platforms.shoper.fast_ingest import PREFIX, ShoperWebhookIngest
 from shoper_retention.platforms.shoper.history import ShoperHistory
@@ -31,13 +31,14 @@ class ShoperPlatform:
     name = PLATFORM
 
     def __init__(self, settings: Settings, http: requests.Session | None = None) -> None:
+        self.settings = settings
         self.installer = ShoperInstaller(settings, http)
         self.catalogue = ShoperCatalogue(settings, http)
         self.stock = ShoperStock(settings, http)
         self.history = ShoperHistory(settings, http)
 
     def blueprint(self) -> Blueprint:
-        return views.blueprint
+        return views.make_blueprint(self.installer)
 
     def wrap_wsgi(self, app: WSGIApp, services: Any) -> WSGIApp:
         return ShoperWebhookIngest(app, services)
@@ -60,6 +61,11 @@ class ShoperPlatform:
     def waiting_reason(shop: Shop) -> str | None:
         # Without order webhooks we cannot know the shopper already bought: wait.
         return None if shop.webhooks_registered else WAITING_FOR_WEBHOOKS
+
+    def app_page_shop(
+        self, session: Session, args: Mapping[str, str], now: datetime
+    ) -> Shop | None:
+        return app_page.shop_for_iframe(session, args, self.settings.shoper_appstore_secret, now)
 
     def maintain(self, factory: sessionmaker[Session], now: datetime) -> int:
         return self.installer.maintain(factory, now)
