@@ -22,7 +22,7 @@ from shoper_retention import shop_config
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.links import Links
 from shoper_retention.messaging.coupons import CouponPolicy
-from shoper_retention.models import ChannelPause, Shop
+from shoper_retention.models import ChannelPause, HistoryImport, Shop
 from shoper_retention.scenarios import cart_recovery, registry
 from shoper_retention.scenarios.settings_schema import (
     Choice,
@@ -484,9 +484,7 @@ def test_the_page_speaks_the_shops_language_and_only_that(
     expect(page.locator("#dev-outbox")).to_contain_text(
         "skrzynki testowej" if polish else "go to the dev outbox"
     )
-    expect(page.locator("#save")).to_have_text(
-        "Zapisz ustawienia" if polish else "Save settings"
-    )
+    expect(page.locator("#save")).to_have_text("Zapisz ustawienia" if polish else "Save settings")
     # No text of the other language anywhere on the page.
     body = page.locator("body").inner_text()
     shown = page_words(page_texts.TEXTS, language) | page_words(page_texts.FIELD_LABELS, language)
@@ -665,3 +663,29 @@ def test_a_scenario_the_merchant_cannot_switch_has_no_section(
     expect(page.locator("#scenario-consent_confirmation")).to_have_count(0)
     expect(page.get_by_text("Potwierdzenie zgody")).to_have_count(0)
     expect(page.locator("#scenario-cart_recovery")).to_have_count(1)
+
+
+def test_the_data_area_starts_the_history_import_and_shows_its_progress(
+    page: Page, live_server: LiveServer, factory, settings, clock
+):
+    shop = make_shop(factory, settings, now=clock.now, licence=LICENCE)
+    open_settings(page, live_server)
+    data = page.locator("#data")
+    expect(data.locator("#history-progress")).to_have_text("Historia nie była jeszcze odczytana.")
+    expect(data.get_by_role("link", name="Import dat urodzin z pliku CSV")).to_have_attribute(
+        "href", re.compile(r"^/shoper/app/birthdays\?t=")
+    )
+
+    data.get_by_role("button", name="Odczytaj historię").click()
+
+    # Back on the page (303 with a fresh form token): both imports are waiting for the worker,
+    # and the button cannot start a second one.
+    expect(page).to_have_url(re.compile(r"/shoper/app\?t="))
+    expect(data.locator("#history-progress li")).to_have_count(2)
+    expect(data.get_by_role("button")).to_be_disabled()
+    expect(data.get_by_role("button")).to_have_text("Odczyt trwa…")
+    with factory() as session:
+        kinds = session.scalars(
+            select(HistoryImport.kind).where(HistoryImport.shop_id == shop.id)
+        ).all()
+    assert sorted(kinds) == ["customers", "orders"]
