@@ -64,6 +64,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('product_stocks', schema=None) as batch_op:
         batch_op.add_column(sa.Column('recheck_at', shoper_retention.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('read_at', shoper_retention.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index('ix_product_stocks_recheck_at', ['recheck_at'], unique=False)
 
     with op.batch_alter_table('restock_subscriptions', schema=None) as batch_op:
@@ -94,6 +95,7 @@ def downgrade() -> None:
 
     with op.batch_alter_table('product_stocks', schema=None) as batch_op:
         batch_op.drop_index('ix_product_stocks_recheck_at')
+        batch_op.drop_column('read_at')
         batch_op.drop_column('recheck_at')
 
     with op.batch_alter_table('contacts', schema=None) as batch_op:

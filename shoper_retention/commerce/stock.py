@@ -39,6 +39,8 @@ class StockReader(Protocol):
 
 
 def apply_stock(session: Session, shop: Shop, event: StockReported, now: datetime) -> ProductStock:
+    """The stock as the platform reported it at `event.at`; a report older than the one
+    applied last (webhooks come in any order) changes nothing."""
     row = stock_row(session, shop.id, event.product_id, event.variant_id)
     if row is None:
         row = ProductStock(
@@ -49,9 +51,12 @@ def apply_stock(session: Session, shop: Shop, event: StockReported, now: datetim
             updated_at=event.at,
         )
         session.add(row)
+    elif row.read_at is not None and event.at < row.read_at:
+        return row
     elif (row.quantity > 0) != (event.quantity > 0):
         row.updated_at = event.at
     row.quantity = event.quantity
+    row.read_at = event.at
     session.flush()
     return row
 

@@ -126,6 +126,9 @@ class ProductStock(Base):
     # A stock change may fire no webhook: products someone waits for are re-read from the
     # platform's REST API when this comes (None: nobody waits).
     recheck_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # When the platform last told us this stock (a webhook or a read): an older report that
+    # arrives later is not applied, and a notice sent later than planned asks for a fresh read.
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class HistoryImport(Base):

@@ -43,44 +43,50 @@ MAX_STAGGER = timedelta(hours=4)  # a large restock's last notices go no later t
 CATALOGUE_WAIT = timedelta(hours=2)  # a notice waits this long for the product's first read
 CATALOGUE_RECHECK = timedelta(minutes=5)
 SCAN_BATCH = 200
+# A notice that goes out later than the restock was reported (a staggered one) first asks the
+# platform again: an order may have used the stock up without any webhook. It waits for a read
+# at most FRESH_READ_WAIT past its time, then goes on what is known.
+FRESH_READ_AGE = timedelta(minutes=5)
+FRESH_READ_WAIT = timedelta(hours=1)
+FRESH_READ_RECHECK = timedelta(minutes=1)
 # Notices that hold a unit of the current restock: planned, on their way, or sent.
 TAKING_STATUSES = (*PENDING_STATUSES, *stock.SENT_STATUSES)
 
 SETTINGS = SettingsSchema(
-    title={"pl": "Powrót produktu do sprzedaży", "en": "Back in stock"},
+    title={"pl": "Powiadomienia o dostępności", "en": "Back in stock"},
     description={
-        "pl": "Klienci, którzy zapisali się na stronie niedostępnego produktu, dostają jedno "
-        "powiadomienie, gdy znów jest w magazynie. Wysyłamy je w kolejności zapisów.",
-        "en": "Shoppers who signed up on an out-of-stock product get one notice when it is "
-        "back in stock, in the order they signed up.",
+        "pl": "Klienci, którzy na stronie niedostępnego produktu poprosili o powiadomienie, "
+        "dostają jedną wiadomość, gdy produkt wróci do sprzedaży, w kolejności zapisów.",
+        "en": "Shoppers who asked to be notified on an out-of-stock product's page get one "
+        "message when it is back in stock, in the order they signed up.",
     },
     fields=(
         Switch(
             "enabled",
             {
-                "pl": "Powiadamiaj o powrocie produktów do sprzedaży",
+                "pl": "Powiadamiaj klientów, gdy produkt wróci do sprzedaży",
                 "en": "Tell shoppers when a product is back in stock",
             },
         ),
         Number(
             "per_unit",
             {
-                "pl": "Ilu zapisanych powiadomić na każdą sztukę w magazynie",
-                "en": "Subscribers to notify per unit in stock",
+                "pl": "Ile osób powiadomić na każdą dostępną sztukę",
+                "en": "People to notify per unit in stock",
             },
             3,
             1,
             50,
             {
-                "pl": "Nie każdy powiadomiony kupuje; reszta czeka na kolejną dostawę.",
-                "en": "Not everyone notified buys; the rest wait for the next delivery.",
+                "pl": "Nie każdy powiadomiony kupi. Pozostali czekają na kolejną dostawę.",
+                "en": "Not everyone who is notified buys. The rest wait for the next delivery.",
             },
         ),
         Number(
             "expiry_days",
             {
-                "pl": "Zapis wygasa po (dniach)",
-                "en": "A sign-up expires after (days)",
+                "pl": "Ważność zapisu (dni)",
+                "en": "Sign-ups expire after (days)",
             },
             90,
             1,
@@ -161,6 +167,8 @@ class BackInStock:
             return "subscription deleted"
         if subscription.status != "waiting":
             return f"subscription {subscription.status}"
+        if subscription.expires_at <= now:
+            return "subscription expired"  # the scan's upkeep ends it
         row = stock.stock_row(session, shop.id, subscription.product_id, subscription.variant_id)
         if row is None or row.quantity <= 0:
             return "stock back to 0"  # the subscription keeps waiting for the next restock
@@ -177,11 +185,17 @@ class BackInStock:
     def wait_until(
         self, session: Session, shop: Shop, message: Message, now: datetime
     ) -> tuple[datetime, str] | None:
-        """Hold the notice while its product was never read from the shop's catalogue (the
-        photo, price and link come only from there), up to CATALOGUE_WAIT."""
+        """Hold the notice while the stock it goes on is older than its time (a staggered
+        notice), and while its product was never read from the shop's catalogue (the photo,
+        price and link come only from there), up to CATALOGUE_WAIT."""
         subscription = _subscription(session, shop, message)
         if subscription is None:
             return None
+        row = stock.stock_row(session, shop.id, subscription.product_id, subscription.variant_id)
+        if row is not None and _stale_for(row, message) and now < message.due_at + FRESH_READ_WAIT:
+            if row.recheck_at is None or row.recheck_at > now:
+                row.recheck_at = now  # the next pass's re-check reads it
+            return now + FRESH_READ_RECHECK, "reading the stock again before the notice"
         product = _product(session, shop, subscription)
         if product is not None and product.status == "found":
             return None
@@ -273,6 +287,12 @@ def _plan_restock(
             planned += 1
             taken += 1
     return planned
+
+
+def _stale_for(row: ProductStock, message: Message) -> bool:
+    """The last stock report is older than this notice's own time, by more than a read's
+    worth: the notices of the first unit go on the report that planned them."""
+    return row.read_at is None or row.read_at < message.due_at - FRESH_READ_AGE
 
 
 def _taken(session: Session, shop: Shop, row: ProductStock) -> int:

@@ -80,16 +80,19 @@ def _subscriptions(factory) -> dict[str, RestockSubscription]:
 
 
 def test_two_units_and_five_subscribers_notify_the_first_two_in_sign_up_order(
-    client, worker, factory, settings, clock
+    client, worker, factory, settings, clock, shoper
 ):
-    shop = _shop(factory, settings, clock)
+    shop = _shop(factory, settings, clock, token=True)
     people = _sign_up_five(client, worker, shop, clock)
 
     assert post_webhook(client, shop, "product.edit", _product("2")).status_code == 202
     worker.tick(clock.advance(minutes=1))
     assert _notified(factory) == people[:1]  # the second unit's notice goes STAGGER later
+    # Ten minutes on, the platform is asked again before that notice goes: still in stock.
+    read = shoper.get(f"{REST}/products/101", json=_product("2"))
     worker.tick(clock.advance(minutes=10))
     worker.tick(clock.advance(minutes=1))
+    assert read.call_count >= 1
     assert _notified(factory) == people[:2]
 
     # Still in stock, reported again: the same restock, nobody else is told.
@@ -109,6 +112,31 @@ def test_two_units_and_five_subscribers_notify_the_first_two_in_sign_up_order(
     assert email.subject == "Znów w sprzedaży: Kubek ceramiczny"
     assert "https://sklep.example/img/kubek.jpg" in email.body_html  # the catalogue's photo
     assert "49,90" in email.body_html
+
+
+def test_a_later_notice_asks_the_platform_first_and_stops_when_an_order_used_the_stock_up(
+    client, worker, factory, settings, clock, shoper
+):
+    """Shoper may fire no product webhook when an order takes the last units: the notice for
+    the second unit reads the stock again before it goes, though the hourly re-check is not
+    due yet."""
+    shop = _shop(factory, settings, clock, token=True)
+    read = shoper.get(f"{REST}/products/101", json=_product("0"))
+    people = _sign_up_five(client, worker, shop, clock)
+    reads_before = read.call_count
+    post_webhook(client, shop, "product.edit", _product("2"))
+    worker.tick(clock.advance(minutes=1))
+    assert _notified(factory) == people[:1]
+
+    worker.tick(clock.advance(minutes=10))  # the second notice is due: the platform is asked
+    worker.tick(clock.advance(minutes=1))
+    worker.tick(clock.advance(minutes=1))
+    assert read.call_count == reads_before + 1
+    assert _notified(factory) == people[:1]
+    with factory() as session:
+        stopped = session.scalars(select(Message).where(Message.status == "cancelled")).one()
+    assert stopped.reason == "stock back to 0"
+    assert _subscriptions(factory)[people[1]].status == "waiting"
 
 
 def test_stock_back_to_zero_between_two_sends_stops_the_rest_until_the_next_restock(
