@@ -80,11 +80,13 @@ def test_the_celebration_is_at_ten_in_the_shops_zone_across_dst(factory, setting
     assert dates.celebration_time(shop, date(2026, 7, 15)).astimezone(UTC).hour == 8
 
 
-def test_the_storefront_never_overwrites_the_shops_records_and_they_overwrite_it():
+def test_the_storefront_only_fills_an_empty_birthday_and_the_shops_records_overwrite_it():
     contact = Contact()
     assert dates.set_birthday(contact, 6, 15, dates.STOREFRONT)
     assert (contact.birthday_md, contact.birthday_source) == (615, "storefront")
-    assert dates.set_birthday(contact, 6, 16, dates.STOREFRONT)  # its own may be corrected
+    # Not even its own: a stranger's "correction" would look just like the owner's.
+    assert not dates.set_birthday(contact, 6, 16, dates.STOREFRONT)
+    assert contact.birthday_md == 615
     assert dates.set_birthday(contact, 1, 2, dates.PLATFORM)
     assert not dates.set_birthday(contact, 1, 1, dates.STOREFRONT)
     assert (contact.birthday_md, contact.birthday_source) == (102, "platform")

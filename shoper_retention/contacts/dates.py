@@ -92,12 +92,13 @@ def set_birthday(contact: Contact, month: int, day: int, source: str) -> bool:
     """Record a birthday unless a better source holds one; True if it changed.
 
     The shop's records always win over the storefront, and between themselves the latest
-    wins. The storefront may set an empty birthday or correct one it gave itself: its
-    changes cannot celebrate anyone twice a year, since the birthday scenario plans one run
-    per contact and year whatever the date says."""
+    wins. The storefront may only give a birthday to a contact that has none: anyone can post
+    anyone's address, so a form must never move a date someone already has (not even one a
+    form gave: the stranger's correction would look just like the owner's). A wrong date from
+    the form is corrected through the shop's records or the CSV import."""
     if not is_month_day(month, day):
         return False
-    if source == STOREFRONT and contact.birthday_source in SHOP_RECORDS:
+    if source == STOREFRONT and contact.birthday_md is not None:
         return False
     md = month_day(month, day)
     if contact.birthday_md == md and contact.birthday_source == source:
