@@ -72,9 +72,9 @@ def test_good_rows_are_stored_and_bad_ones_reported_with_line_and_reason(
     for line, reason in (
         (4, "not a valid e-mail address"),
         (5, "no birth date"),
-        (6, "birth date not understood"),
+        (6, "birth date not recognised"),
         (7, "not a valid phone number"),
-        (8, "the same e-mail or phone is on line 2 already"),
+        (8, "the same e-mail or phone is already on line 2"),
     ):
         assert f"<tr><td>{line}</td><td>{reason}" in html
     assert contacts(factory) == [("anna@example.com", "+48600100200", 228, "import")]

@@ -74,7 +74,7 @@ def test_step_three_email_and_sms_share_one_unique_code_created_once_at_shoper(
     assert CODE.findall(email.body_text) == [code]
     assert code in email.body_html
     assert CODE.findall(sms.body_text) == [code]
-    assert email.subject.startswith("-10% na Twój koszyk")
+    assert email.subject.startswith("10% rabatu na Twój koszyk")
     assert body["discount"] == 10.0
     assert body["usage_limit"] == 1
     # Sent at 09:00 Warsaw on 6 March; valid 48 h, written in the shop's own wall-clock time.
@@ -144,11 +144,11 @@ def test_without_a_static_code_a_refusal_leaves_the_coupon_out_of_the_texts(
     email, sms = run_to_step_three(client, worker, factory, shop, clock)
 
     assert refused.call_count == 1
-    assert email.subject == "Ostatnia szansa: Twój koszyk w sklepie Sklep Testowy"
-    assert "to ostatnie przypomnienie" in email.body_text
+    assert email.subject == "Twój koszyk wciąż czeka – ostatnie przypomnienie"
+    assert "To ostatnie przypomnienie" in email.body_text
     for text in (email.body_text, email.body_html, sms.body_text):
-        assert "rabat" not in text and "-10%" not in text and "Kod" not in text
-    assert sms.body_text.startswith("Sklep Testowy: ostatnia szansa, Twoj koszyk czeka.")
+        assert "rabat" not in text and "10%" not in text and "Kod" not in text
+    assert sms.body_text.startswith("Sklep Testowy: Twoj koszyk wciaz czeka.")
     assert "kod" not in sms.body_text
     assert all(m.coupon_id is None for m in messages(factory) if m.step == 3)
 
@@ -165,5 +165,5 @@ def test_coupon_mode_none_never_calls_the_platform(
     email, sms = run_to_step_three(client, worker, factory, shop, clock)
 
     assert [c for c in shoper.calls if "promotion-codes" in c.request.url] == []
-    assert email.subject == "Ostatnia szansa: Twój koszyk w sklepie Sklep Testowy"
+    assert email.subject == "Twój koszyk wciąż czeka – ostatnie przypomnienie"
     assert CODE.search(email.body_text + sms.body_text) is None

@@ -85,8 +85,8 @@ def test_dev_outbox_lists_what_was_sent_when_no_provider_is_configured(
     channels = re.findall(r'<article class="entry" data-channel="(\w+)">', page)
     assert channels == ["email", "sms"]  # newest first
     assert "to +48600100200" in page and "to anna@example.com" in page
-    assert "Sklep Testowy: Anna, twoj koszyk czeka: https:" in page
-    assert "Twój koszyk wciąż czeka: Kubek ceramiczny" in page
+    assert "Sklep Testowy: Anna, Twoj koszyk czeka: https:" in page
+    assert "Wciąż w Twoim koszyku: Kubek ceramiczny" in page
     assert 'id="empty"' not in page
 
 

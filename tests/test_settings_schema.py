@@ -120,7 +120,7 @@ def test_every_page_text_has_polish_and_english():
 
 def test_the_translator_fills_placeholders_and_fails_on_a_missing_text():
     t = page_texts.translator("pl")
-    assert t("saved") == "Ustawienia zapisane."
+    assert t("saved") == "Zapisano ustawienia."
     assert t("heading", shop="Sklep {x}") == "Ustawienia Retention: Sklep {x}"
     assert t({"pl": "Tak", "en": "Yes"}) == "Tak"
     assert page_texts.translator("en")({"pl": "Tylko po polsku"}) == ""

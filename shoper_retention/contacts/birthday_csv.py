@@ -63,11 +63,11 @@ REASONS: dict[str, Text] = {
     "no_birthday": {"pl": "brak daty urodzin", "en": "no birth date"},
     "birthday": {
         "pl": "nieczytelna data urodzin (np. 1990-02-28, 28.02.1990 lub 28.02)",
-        "en": "birth date not understood (e.g. 1990-02-28, 28.02.1990 or 28.02)",
+        "en": "birth date not recognised (e.g. 1990-02-28, 28.02.1990 or 28.02)",
     },
     "repeated": {
         "pl": "ten sam e-mail lub telefon jest już w wierszu {line}",
-        "en": "the same e-mail or phone is on line {line} already",
+        "en": "the same e-mail or phone is already on line {line}",
     },
 }
 

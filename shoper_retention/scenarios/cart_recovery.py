@@ -42,10 +42,10 @@ CATALOGUE_RECHECK = timedelta(minutes=5)
 SETTINGS = SettingsSchema(
     title={"pl": "Porzucone koszyki", "en": "Abandoned carts"},
     description={
-        "pl": "Do trzech przypomnień o koszyku, którego klient nie opłacił. Zamówienie, "
-        "opróżniony koszyk lub wypisanie się kończą przypomnienia.",
-        "en": "Up to three reminders about a cart the shopper left. An order, an emptied cart "
-        "or an unsubscribe ends them.",
+        "pl": "Do trzech przypomnień o koszyku, z którego klient nie złożył zamówienia. "
+        "Zamówienie, opróżnienie koszyka lub wypisanie się kończy przypomnienia.",
+        "en": "Up to three reminders about a cart the shopper left without ordering. An order, "
+        "an emptied cart or an unsubscribe ends them.",
     },
     fields=(
         Switch(
@@ -59,7 +59,7 @@ SETTINGS = SettingsSchema(
             "idle_minutes",
             {
                 "pl": "Koszyk porzucony po (minutach bez zmian)",
-                "en": "A cart counts as left after (minutes idle)",
+                "en": "A cart counts as abandoned after (minutes idle)",
             },
             30,
             10,

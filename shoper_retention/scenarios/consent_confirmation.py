@@ -20,9 +20,10 @@ SETTINGS = SettingsSchema(
     title={"pl": "Potwierdzenie zgody", "en": "Consent confirmation"},
     description={
         "pl": "Gdy ktoś zaznaczy zgodę w sklepie, właściciel adresu dostaje jedną prośbę o jej "
-        "potwierdzenie. Wysyłane zawsze: bez potwierdzenia nie wyślemy nic innego.",
+        "potwierdzenie. Tej wiadomości nie można wyłączyć: bez potwierdzenia nie wyślemy nic "
+        "innego.",
         "en": "When someone ticks a consent box in the shop, the address's owner gets one "
-        "request to confirm it. Always sent: nothing else goes out without it.",
+        "request to confirm it. It cannot be switched off: nothing else goes out without it.",
     },
 )
 

@@ -16,23 +16,24 @@ from shoper_retention.scenarios.settings_schema import Text, say
 TEXTS: dict[str, Text] = {
     "title": {"pl": "Ustawienia Retention", "en": "Retention settings"},
     "heading": {"pl": "Ustawienia Retention: {shop}", "en": "Retention settings: {shop}"},
-    "saved": {"pl": "Ustawienia zapisane.", "en": "Settings saved."},
+    "saved": {"pl": "Zapisano ustawienia.", "en": "Settings saved."},
     "error": {"pl": "Nie zapisano:", "en": "Not saved:"},
-    "error_nothing_changed": {"pl": "Nic nie zostało zmienione.", "en": "Nothing was changed."},
+    "error_nothing_changed": {"pl": "Niczego nie zmieniono.", "en": "Nothing was changed."},
     "paused_sms": {"pl": "Wysyłka SMS-ów wstrzymana", "en": "SMS sending is paused"},
     "paused_email": {"pl": "Wysyłka e-maili wstrzymana", "en": "E-mail sending is paused"},
     "paused_since": {"pl": "od {since}: {reason}.", "en": "since {since}: {reason}."},
     "paused_what_now": {
-        "pl": "Wiadomości czekają, aż to naprawisz; zapisanie ustawień wznawia wysyłkę.",
-        "en": "Messages wait until you fix this; saving the settings tries again.",
+        "pl": "Wiadomości poczekają, aż to naprawisz. Po zapisaniu ustawień wysyłka ruszy "
+        "ponownie.",
+        "en": "Messages will wait until you fix this. Saving the settings tries again.",
     },
     "setup_error": {
         "pl": "Konfiguracja w sklepie nie jest dokończona: {error}",
         "en": "The setup in your shop is not complete: {error}",
     },
     "worker_missing": {
-        "pl": "Proces wysyłający wiadomości jeszcze nie ruszył: dopóki nie zacznie działać, "
-        "nic nie zostanie wysłane.",
+        "pl": "Proces wysyłający wiadomości jeszcze nie działa: dopóki nie ruszy, żadna "
+        "wiadomość nie wyjdzie.",
         "en": "The background worker has not run yet: no message will go out until it does.",
     },
     "dev_outbox_all": {
@@ -56,8 +57,8 @@ TEXTS: dict[str, Text] = {
     "sms_heading": {"pl": "SMS (SMSAPI)", "en": "SMS (SMSAPI)"},
     "smsapi_token": {"pl": "Token SMSAPI", "en": "SMSAPI token"},
     "smsapi_token_stored": {
-        "pl": "zapisany; zostaw puste, aby go zachować",
-        "en": "stored; leave empty to keep it",
+        "pl": "zapisany; zostaw pole puste, aby go zachować",
+        "en": "stored; leave blank to keep it",
     },
     "smsapi_token_where": {"pl": "z Twojego konta SMSAPI", "en": "from your SMSAPI account"},
     "smsapi_token_clear": {"pl": "Usuń zapisany token", "en": "Remove the stored token"},
@@ -66,18 +67,19 @@ TEXTS: dict[str, Text] = {
         "en": "up to 11 characters, registered at SMSAPI",
     },
     "sms_transliterate": {
-        "pl": "Zamieniaj polskie litery (ą→a): SMS kosztuje o połowę mniej",
-        "en": "Replace Polish letters (ą→a): half the cost per SMS",
+        "pl": "Zamieniaj polskie litery na łacińskie (ą→a): SMS mieści wtedy 160 znaków zamiast 70",
+        "en": "Replace Polish letters (ą→a): an SMS then holds 160 characters instead of 70",
     },
     "sms_countries_hint": {
-        "pl": "dwuliterowe kody oddzielone przecinkami; puste: tylko {country}",
-        "en": "two-letter codes, comma-separated; empty: {country} only",
+        "pl": "dwuliterowe kody krajów oddzielone przecinkami; puste pole: tylko {country}",
+        "en": "two-letter country codes, comma-separated; blank: {country} only",
     },
     "sms_countries_note": {
-        "pl": "SMS-y trafiają tylko na numery komórkowe w tych krajach i dopiero wtedy, gdy "
-        "właściciel numeru potwierdzi go, klikając link w jednym SMS-ie z prośbą o potwierdzenie.",
-        "en": "SMS go only to mobile numbers in these countries, and only after the number's "
-        "owner confirmed by clicking the link in one confirmation SMS.",
+        "pl": "SMS-y trafiają tylko na numery komórkowe z tych krajów i dopiero wtedy, gdy "
+        "właściciel numeru potwierdzi zgodę linkiem z jednorazowego SMS-a z prośbą "
+        "o potwierdzenie.",
+        "en": "SMS messages go only to mobile numbers in these countries, and only once the "
+        "number's owner has confirmed by tapping the link in a one-off confirmation SMS.",
     },
     # Consent
     "consent_heading": {"pl": "Zgody", "en": "Consent"},
@@ -91,8 +93,8 @@ TEXTS: dict[str, Text] = {
     },
     "consent_note": {
         "pl": "W formularzu sklepu każdy może wpisać dowolny adres. Przy zgodzie potwierdzanej "
-        "na cudzy adres, wpisany przez kogoś innego, trafi tylko jeden krótki e-mail z prośbą "
-        "o potwierdzenie. Klientów zapisanych do newslettera sklepu nie pytamy ponownie.",
+        "cudzy adres, wpisany przez kogoś innego, dostanie najwyżej jeden krótki e-mail z "
+        "prośbą o potwierdzenie. Klientów zapisanych do newslettera sklepu nie pytamy ponownie.",
         "en": "Anyone can type any address into a shop's form. With confirmed consent, a "
         "stranger's address typed by someone else gets one short confirmation e-mail and "
         "nothing more. Customers who signed up for your newsletter in the shop are not asked "
@@ -119,8 +121,8 @@ TEXTS: dict[str, Text] = {
     },
     "history_heading": {"pl": "Historia klientów i zamówień", "en": "Customer and order history"},
     "history_hint": {
-        "pl": "Rocznice i statystyki potrzebują historii: odczytujemy ją ze sklepu (zamówienia "
-        "z ostatnich 2 lat) w tle, bez obciążania sklepu.",
+        "pl": "Rocznice i statystyki wymagają historii: odczytujemy ją ze sklepu w tle "
+        "(zamówienia z ostatnich 2 lat), nie obciążając go.",
         "en": "Anniversaries and statistics need history: we read it from your shop (orders of "
         "the last 2 years) in the background, at a pace your shop can take.",
     },
@@ -133,7 +135,7 @@ TEXTS: dict[str, Text] = {
     "history_running": {"pl": "Odczyt trwa…", "en": "Reading…"},
     "open": {"pl": "Otwórz", "en": "Open"},
     # Last messages
-    "messages_heading": {"pl": "Ostatnie wiadomości", "en": "Last messages"},
+    "messages_heading": {"pl": "Ostatnie wiadomości", "en": "Recent messages"},
     "column_when": {"pl": "Kiedy", "en": "When"},
     "column_scenario": {"pl": "Scenariusz", "en": "Scenario"},
     "column_step": {"pl": "Krok", "en": "Step"},
@@ -162,15 +164,15 @@ STATUSES: dict[str, Text] = {
 # What the shop-wide fields are called, on the page and in an error naming one; a scenario's
 # fields are named by its settings schema.
 FIELD_LABELS: dict[str, Text] = {
-    "sms_sender": {"pl": "Nazwa nadawcy SMS", "en": "Sender name"},
-    "mail_from": {"pl": "Adres nadawcy e-maili", "en": "From address"},
+    "sms_sender": {"pl": "Nazwa nadawcy SMS", "en": "SMS sender name"},
+    "mail_from": {"pl": "Adres nadawcy e-maili", "en": "E-mail sender address"},
     "sms_from": {"pl": "SMS-y wolno wysyłać od", "en": "SMS allowed from"},
     "sms_until": {"pl": "SMS-y wolno wysyłać do", "en": "SMS allowed until"},
     "email_from": {"pl": "E-maile wolno wysyłać od", "en": "E-mail allowed from"},
     "email_until": {"pl": "E-maile wolno wysyłać do", "en": "E-mail allowed until"},
     "sms_countries": {
         "pl": "Kraje, do których wolno wysyłać SMS-y",
-        "en": "Countries SMS may go to",
+        "en": "Countries SMS messages may go to",
     },
     "email_opt_in": {
         "pl": "Zgoda na e-maile zaznaczona w sklepie",

@@ -135,7 +135,7 @@ def test_cart_recovery_changed_in_the_form_is_stored_and_shown_again_after_reloa
     page.get_by_label("Nazwa nadawcy SMS").fill("MojSklep")
     page.get_by_role("button", name="Zapisz ustawienia").click()
 
-    expect(page.locator("#saved")).to_have_text("Ustawienia zapisane.")
+    expect(page.locator("#saved")).to_have_text("Zapisano ustawienia.")
     for opened in ("after the save", "reloaded", "opened again from the admin"):
         if opened == "reloaded":
             page.reload()
@@ -213,7 +213,7 @@ def test_an_invalid_value_shows_the_error_naming_the_field_and_changes_nothing(
 
     expect(page.locator("#error")).to_have_text(
         "Nie zapisano: Nazwa nadawcy SMS: najwyżej 11 znaków: litery bez polskich znaków, cyfry, "
-        "spacje, kropki lub myślniki. Nic nie zostało zmienione."
+        "spacje, kropki lub myślniki. Niczego nie zmieniono."
     )
     expect(page.locator("#saved")).to_have_count(0)
     # The form keeps what was typed so the merchant can correct it, and marks the field.
@@ -244,7 +244,7 @@ def test_the_smsapi_token_is_stored_encrypted_and_never_rendered_back(
     assert plain not in page.content()
     expect(page.locator("#smsapi_token")).to_have_value("")
     expect(page.locator("#smsapi_token-hint")).to_have_text(
-        "zapisany; zostaw puste, aby go zachować"
+        "zapisany; zostaw pole puste, aby go zachować"
     )
     # SMS now has a provider; e-mail still has none, and the page says exactly that.
     expect(page.locator("#dev-outbox")).to_have_text(
@@ -479,7 +479,7 @@ def test_the_page_speaks_the_shops_language_and_only_that(
     expect(cart.get_by_label(channel)).to_have_value("both")
     percent = cart.get_by_label("Rabat (%)" if polish else "Discount (%)")
     expect(percent).to_have_attribute("id", "cart_recovery__coupon_percent")
-    sender = page.get_by_label("Nazwa nadawcy SMS" if polish else "Sender name")
+    sender = page.get_by_label("Nazwa nadawcy SMS" if polish else "SMS sender name")
     expect(sender).to_have_attribute("id", "sms_sender")
     expect(page.locator("#dev-outbox")).to_contain_text(
         "skrzynki testowej" if polish else "go to the dev outbox"
@@ -506,7 +506,7 @@ def test_an_error_on_a_polish_shop_names_the_field_and_the_problem_in_polish(
 
     expect(page.locator("#error")).to_have_text(
         "Nie zapisano: Porzucone koszyki › Drugie przypomnienie: po ilu godzinach: każda "
-        "wiadomość musi wyjść później niż poprzednia. Nic nie zostało zmienione."
+        "wiadomość musi wyjść później niż poprzednia. Niczego nie zmieniono."
     )
     field = page.locator("#cart_recovery__step2_hours")
     expect(field).to_have_attribute("aria-invalid", "true")
@@ -525,7 +525,7 @@ def test_an_error_on_an_english_shop_reads_in_english(
     page.locator("#save").click()
 
     expect(page.locator("#error")).to_have_text(
-        "Not saved: Countries SMS may go to: unknown country code 'XX'. Nothing was changed."
+        "Not saved: Countries SMS messages may go to: unknown country code 'XX'. Nothing was changed."
     )
 
 
@@ -649,7 +649,7 @@ def test_a_newly_registered_scenarios_values_are_validated_by_its_schema(
 
     expect(page.locator("#error")).to_have_text(
         "Nie zapisano: Odzyskiwanie klientów › Podpis: jeden wiersz, najwyżej 40 znaków. "
-        "Nic nie zostało zmienione."
+        "Niczego nie zmieniono."
     )
     expect(page.locator("#win_back_trial__signature")).to_have_attribute("aria-invalid", "true")
     assert stored_shop(factory, shop.id).settings == before

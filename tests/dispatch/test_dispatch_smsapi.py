@@ -78,7 +78,7 @@ def test_sms_is_sent_with_idx_check_idx_utf8_and_the_shops_sender(
     assert form["from"] == "SklepTest"
     assert form["to"] == "48600100200"
     assert form["message"] == sms.body_text
-    assert form["message"].startswith("Sklep Testowy: Anna, twoj koszyk czeka: https:")
+    assert form["message"].startswith("Sklep Testowy: Anna, Twoj koszyk czeka: https:")
     assert form["notify_url"] == f"https://retention.example/smsapi/reports/{shop.report_token}"
     assert smsapi.requests[0].headers["authorization"] == f"Bearer {TOKEN}"
     assert outbox_entries(factory) == []  # a real provider, not the dev outbox

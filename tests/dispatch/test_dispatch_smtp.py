@@ -62,7 +62,7 @@ def test_step_two_email_arrives_as_a_complete_marketing_mail(
         ("anna@example.com",),
     )
     assert mail["From"] == "shop@retention.example" and mail["To"] == "anna@example.com"
-    assert mail["Subject"] == "Twój koszyk wciąż czeka: Kubek ceramiczny"
+    assert mail["Subject"] == "Wciąż w Twoim koszyku: Kubek ceramiczny"
     assert mail.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in mail.iter_parts()] == ["text/plain", "text/html"]
     # Deterministic from the idempotency key, so a resend after a crash is the same mail.
@@ -171,7 +171,7 @@ def test_shop_in_a_language_without_texts_gets_english_mail_with_its_unsubscribe
     assert mail_worker.tick(clock.set(start + timedelta(hours=1))).dispatch.sent == 1
 
     (mail,) = smtp.messages
-    assert mail["Subject"] == "Anna, your items are waiting in your cart"
+    assert mail["Subject"] == "Anna, your basket is waiting for you"
     text, html = parts(mail)
     unsubscribe = mail["List-Unsubscribe"].strip("<>")
     assert f"Unsubscribe: {unsubscribe}" in text

@@ -46,7 +46,7 @@ def test_abandoned_cart_gets_three_steps_with_the_right_content_channel_and_coup
     (sms1,) = outbox_entries(factory)
     assert sms1.channel == "sms" and sms1.to_address == "+48600100200"
     assert sms1.body_text.startswith(
-        "Sklep Testowy: Anna, twoj koszyk czeka: https:"
+        "Sklep Testowy: Anna, Twoj koszyk czeka: https:"
     )  # GSM-7 transliterated
     assert "https://retention.example/c/" in sms1.body_text
     assert "Rezygnacja: https://retention.example/u/" in sms1.body_text
@@ -57,7 +57,7 @@ def test_abandoned_cart_gets_three_steps_with_the_right_content_channel_and_coup
     assert worker.tick(clock.set(start + timedelta(hours=24))).dispatch.sent == 1
     email2 = outbox_entries(factory)[-1]
     assert email2.channel == "email" and email2.to_address == "anna@example.com"
-    assert email2.subject == "Twój koszyk wciąż czeka: Kubek ceramiczny"
+    assert email2.subject == "Wciąż w Twoim koszyku: Kubek ceramiczny"
     assert '<img src="https://sklep.example/img/kubek.jpg"' in email2.body_html
     assert "99,80\xa0zł" in email2.body_text
     assert email2.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -70,7 +70,7 @@ def test_abandoned_cart_gets_three_steps_with_the_right_content_channel_and_coup
     email3, sms3 = outbox_entries(factory)[-2:]
     assert (email3.channel, sms3.channel) == ("email", "sms")
     assert "STALY10" in email3.body_text and "STALY10" in sms3.body_text
-    assert "-10%" in email3.subject
+    assert "10% rabatu" in email3.subject
 
     assert [m.status for m in messages(factory)] == ["sent"] * 4
     assert worker.tick(clock.advance(days=3)).dispatch.sent == 0  # nothing twice
@@ -157,7 +157,7 @@ def test_english_shop_gets_english_texts_and_email_when_no_sms_consent(
     worker.tick(clock.set(start + timedelta(hours=1)))
     (email1,) = outbox_entries(factory)
     assert email1.channel == "email"  # step 1 falls back to e-mail without SMS consent
-    assert email1.subject == "Anna, your items are waiting in your cart"
+    assert email1.subject == "Anna, your basket is waiting for you"
     assert "PLN99.80" in email1.body_text.replace("\xa0", "")
     assert "Unsubscribe" in email1.body_html
 
@@ -186,6 +186,6 @@ def test_subject_and_text_part_are_plain_text_while_the_html_is_escaped(
     )
     worker.tick(clock.set(start + timedelta(hours=1)))
     (email,) = outbox_entries(factory)
-    assert email.subject == "D'Angelo, twoje produkty czekają w koszyku"
+    assert email.subject == "D'Angelo, Twój koszyk na Ciebie czeka"
     assert "Kowalski & Syn" in email.body_text and "Kubek <b>XL</b>" in email.body_text
     assert "Kubek &lt;b&gt;XL&lt;/b&gt;" in email.body_html and "<b>XL</b>" not in email.body_html
