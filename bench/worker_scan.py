@@ -7,13 +7,19 @@ What it does, for each size (smallest first, so the small figure is the baseline
 1. A fresh database (a temp SQLite file, or the given PostgreSQL URL with its schema dropped and
    migrated again) and one shop with every switchable scenario on.
 2. N contacts with e-mail, birthday, first-order and joined dates spread over every day of the
-   year except the measured day; N/10 carts (closed, and a few open ones not idle yet); N/2
-   orders; a thousand sent messages. Bulk INSERTs, then ANALYZE.
-3. Passes of `Worker.tick(now)` with nothing due (the median of several), and the query plan of
-   each scenario's scan query (EXPLAIN) to show it uses an index.
+   year except the measured day, and their consent rows: a platform e-mail grant for most, a
+   later withdrawal for 1 in 50, nothing for 1 in 50, and for 1 in 10 a mobile number with a
+   confirmed SMS grant; N/10 carts (closed, and a few open ones not idle yet); N/2 orders; a
+   thousand sent messages; N/100 back-in-stock subscriptions waiting on products out of stock
+   (their re-check not due) and a few products in stock nobody waits for. Bulk INSERTs, then
+   ANALYZE.
+3. Passes of `Worker.tick(now)` with nothing due (the median of several; any message planned or
+   sent fails the run), and the query plan (EXPLAIN) of every SELECT each scenario's scan runs,
+   and of the rest of the pass, to show each uses an index.
 4. At the largest size: the birthdays of one day are added (N/365 contacts, as in a shop whose
-   birthdays are spread evenly) and one birthday scan (the worker's scan job) is timed: it
-   finds them through the (shop_id, birthday_md) index and plans their messages.
+   birthdays are spread evenly) and one scan (the worker's scan job, every scenario) is timed:
+   the birthday scan finds them through the (shop_id, birthday_md) index, reads their consent
+   and plans their messages. Then the next scan of that day, which must plan nothing.
 Results print as a table and the section between the bench markers in docs/PERFORMANCE.md is
 rewritten (--no-doc leaves it alone).
 """
@@ -44,18 +50,27 @@ from sqlalchemy.engine import Engine  # noqa: E402
 from shoper_retention import shop_config  # noqa: E402
 from shoper_retention.db import make_engine, make_session_factory  # noqa: E402
 from shoper_retention.migrate import upgrade  # noqa: E402
-from shoper_retention.models import Cart, Contact, Message, Order, Shop  # noqa: E402
+from shoper_retention.models import (  # noqa: E402
+    Cart,
+    Consent,
+    Contact,
+    Message,
+    Order,
+    ProductStock,
+    RestockSubscription,
+    Shop,
+)
 from shoper_retention.scenarios import registry  # noqa: E402
 from shoper_retention.settings import Settings  # noqa: E402
 from shoper_retention.worker import Worker  # noqa: E402
 from tests.support import make_shop  # noqa: E402
 
 DOC = REPO / "docs" / "PERFORMANCE.md"
-BEGIN, END = "<!-- bench:worker_scan:begin -->", "<!-- bench:worker_scan:end -->"
+HEADING = "## Worker pass and scans as a shop grows (`bench/worker_scan.py`)"
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)  # 14:00 in Warsaw: past the 10:00 sends
 MEASURED_MD = 615  # nobody's date is 15 June until step 4 adds the day's birthdays
 CHUNK = 20_000
-PASSES = 7
+PASSES = 15
 BIRTHDAY_TARGET_S = 1.0
 
 
@@ -82,14 +97,22 @@ def main() -> None:
                 report = worker.tick(NOW)
                 times.append(time.perf_counter() - started)
             assert not report.errors, report.errors
+            scans = []
+            for _ in range(PASSES):
+                started = time.perf_counter()
+                assert worker.scan(NOW) == 0
+                scans.append(time.perf_counter() - started)
+            sent = report.dispatch.sent if report.dispatch else 0
+            assert report.planned == 0 and sent == 0, "the pass must have nothing due"
             plans = _scan_plans(engine, shop_id)
             rows.append(
                 {
                     "contacts": size,
                     "median_ms": statistics.median(times) * 1000,
                     "min_ms": min(times) * 1000,
+                    "scan_ms": statistics.median(scans) * 1000,
                     "planned": report.planned,
-                    "sent": report.dispatch.sent if report.dispatch else 0,
+                    "sent": sent,
                     "plans": plans,
                 }
             )
@@ -140,7 +163,7 @@ def _populate(settings: Settings, engine: Engine, size: int) -> int:
             yield {
                 "shop_id": handle.id,
                 "email": f"c{i}@example.com",
-                "phone": None,
+                "phone": _phone(i),
                 "first_name": "",
                 "language": "",
                 "birthday_md": rng.choice(days),
@@ -158,6 +181,39 @@ def _populate(settings: Settings, engine: Engine, size: int) -> int:
         first_id = conn.execute(
             text("SELECT min(id) FROM contacts WHERE shop_id = :s"), {"s": handle.id}
         ).scalar_one()
+
+    def consents() -> Iterator[dict[str, Any]]:
+        for i in range(size):
+            if i % 50 == 2:
+                continue  # never asked: no message may go
+            row = {
+                "shop_id": handle.id,
+                "contact_id": first_id + i,
+                "channel": "email",
+                "granted": True,
+                "source": "shoper",
+                "assurance": "platform",
+                "text_version": "",
+                "address": f"c{i}@example.com",
+                "recorded_at": NOW - timedelta(days=700),
+                "cart_id": None,
+            }
+            yield row
+            if i % 50 == 1:  # signed off the newsletter later
+                yield row | {
+                    "granted": False,
+                    "source": "unsubscribe",
+                    "assurance": "owner",
+                    "recorded_at": NOW - timedelta(days=100),
+                }
+            phone = _phone(i)
+            if phone:
+                yield row | {
+                    "channel": "sms",
+                    "source": "confirmation link",
+                    "assurance": "confirmed",
+                    "address": phone,
+                }
 
     def carts() -> Iterator[dict[str, Any]]:
         for i in range(size // 10):
@@ -219,6 +275,39 @@ def _populate(settings: Settings, engine: Engine, size: int) -> int:
                 "to_address": f"c{i}@example.com",
             }
 
+    def stocks() -> Iterator[dict[str, Any]]:
+        for p in range(max(size // 1000, 1)):
+            for product, quantity, recheck in (
+                (f"out-{p}", 0, NOW + timedelta(hours=6)),  # waited for, re-read later
+                (f"in-{p}", 5, None),  # in stock, nobody waits
+            ):
+                yield {
+                    "shop_id": handle.id,
+                    "product_id": product,
+                    "variant_id": "",
+                    "quantity": quantity,
+                    "updated_at": NOW - timedelta(days=3),
+                    "recheck_at": recheck,
+                }
+
+    def subscriptions() -> Iterator[dict[str, Any]]:
+        products = max(size // 1000, 1)
+        for i in range(size // 100):
+            yield {
+                "shop_id": handle.id,
+                "contact_id": first_id + i,
+                "product_id": f"out-{i % products}",
+                "variant_id": "",
+                "channel": "email",
+                "address": f"c{i}@example.com",
+                "status": "waiting",
+                "created_at": NOW - timedelta(days=10),
+                "expires_at": NOW + timedelta(days=80),
+            }
+
+    _bulk(engine, Consent, consents())
+    _bulk(engine, ProductStock, stocks())
+    _bulk(engine, RestockSubscription, subscriptions())
     _bulk(engine, Cart, carts())
     _bulk(engine, Order, orders())
     _bulk(engine, Message, messages())
@@ -233,6 +322,11 @@ def _days_of_year() -> list[int]:
         (start + timedelta(days=n)).month * 100 + (start + timedelta(days=n)).day
         for n in range(366)
     ]
+
+
+def _phone(i: int) -> str | None:
+    """A Polish mobile number for 1 contact in 10."""
+    return f"+4850{i:07d}" if i % 10 == 0 else None
 
 
 def _avoid(day: date) -> date:
@@ -253,41 +347,65 @@ def _bulk(engine: Engine, model: Any, rows: Iterator[dict[str, Any]]) -> None:
 
 
 def _scan_plans(engine: Engine, shop_id: int) -> dict[str, str]:
-    """The query plan of each scan query a pass runs, captured by executing one pass with
-    SQLAlchemy's statement hook and EXPLAINing the SELECTs on the scanned tables."""
+    """The query plan of every SELECT a pass with nothing due runs: each scenario's scan on its
+    own (so each is labelled with its scenario), then a whole tick for the other jobs. The
+    statements are captured with SQLAlchemy's cursor hook and EXPLAINed with their parameters."""
     from sqlalchemy import event
 
-    seen: list[tuple[str, Any]] = []
+    seen: dict[str, tuple[str, Any]] = {}
+    label = ["?"]
 
     def capture(
         conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
     ) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and re.search(
-            r"FROM (contacts|carts|restock_subscriptions|product_stocks)\b", statement
+        table = re.search(r"\bFROM (\w+)", statement)
+        if (
+            many
+            or not statement.lstrip().upper().startswith("SELECT")
+            or table is None
+            or table.group(1) in ("shops", "worker_heartbeats")
+            or statement in seen
         ):
-            seen.append((statement, params))
+            return
+        seen[statement] = (f"{label[0]}: {table.group(1)}", params)
 
+    factory = make_session_factory(engine)
     event.listen(engine, "before_cursor_execute", capture)
     try:
-        Worker(
-            _settings(
-                engine.url.render_as_string(hide_password=False), Path(tempfile.gettempdir())
-            ),
-            make_session_factory(engine),
-            name="explain",
-        ).scan(NOW)
+        for name, scenario in registry.REGISTRY.items():
+            label[0] = name
+            with factory() as session:
+                shop = session.get(Shop, shop_id)
+                assert shop is not None
+                scenario.scan(session, shop, NOW)
+                session.rollback()
+        label[0] = "other jobs"
+        settings = _settings(
+            engine.url.render_as_string(hide_password=False), Path(tempfile.gettempdir())
+        )
+        Worker(settings, factory, name="explain").tick(NOW)
     finally:
         event.remove(engine, "before_cursor_execute", capture)
     plans: dict[str, str] = {}
+    prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
     with engine.connect() as conn:
-        for statement, params in seen:
-            table = re.search(r"FROM (\w+)", statement)
-            key = table.group(1) if table else "?"
-            prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+        for statement, (key, params) in seen.items():
             rows = conn.exec_driver_sql(prefix + statement, params).fetchall()
-            plan = " / ".join(str(r[-1]) for r in rows)
-            plans.setdefault(key, plan)
+            plan = " / ".join(str(r[-1]).strip() for r in rows)
+            n = 2
+            unique = key
+            while unique in plans:
+                unique, n = f"{key} #{n}", n + 1
+            plans[unique] = plan + ("  **(no index)**" if _full_scan(plan) else "")
     return plans
+
+
+def _full_scan(plan: str) -> bool:
+    """A table read whole: SQLite's `SCAN t` without an index, PostgreSQL's `Seq Scan`."""
+    return bool(
+        re.search(r"\bSCAN \w+(?! USING)( |$)", plan.replace(" / ", "\n"), re.M)
+        or "Seq Scan" in plan
+    )
 
 
 def _birthday_scan(engine: Engine, worker: Worker, shop_id: int, size: int) -> dict[str, Any]:
@@ -323,7 +441,8 @@ def _print(rows: list[dict[str, Any]], birthday: dict[str, Any], url: str) -> No
     for row in rows:
         print(
             f"{row['contacts']:>9,} contacts: pass median {row['median_ms']:.1f} ms "
-            f"(min {row['min_ms']:.1f}), planned {row['planned']}, sent {row['sent']}"
+            f"(min {row['min_ms']:.1f}), scan job median {row['scan_ms']:.1f} ms, "
+            f"planned {row['planned']}, sent {row['sent']}"
         )
         for table, plan in row["plans"].items():
             print(f"    {table}: {plan}")
@@ -340,24 +459,32 @@ def _print(rows: list[dict[str, Any]], birthday: dict[str, Any], url: str) -> No
 
 def _write_doc(rows: list[dict[str, Any]], birthday: dict[str, Any], url: str) -> None:
     database = "PostgreSQL" if url.startswith("postgres") else "SQLite (temp file)"
+    key = "postgresql" if url.startswith("postgres") else "sqlite"
+    begin = f"<!-- bench:worker_scan:{key}:begin (generated, do not edit by hand) -->"
+    end = f"<!-- bench:worker_scan:{key}:end -->"
     lines = [
-        BEGIN,
+        begin,
+        f"### {database}",
+        "",
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
         f"{os.cpu_count()} CPUs, {database}; `{' '.join(['bench/worker_scan.py', *sys.argv[1:]])}`"
         ".",
         "",
-        "| contacts | pass with nothing due, median | min | planned | sent |",
-        "|---:|---:|---:|---:|---:|",
+        "| contacts | pass with nothing due, median | min | scan job alone, median "
+        "| planned | sent |",
+        "|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         lines.append(
             f"| {row['contacts']:,} | {row['median_ms']:.1f} ms | {row['min_ms']:.1f} ms "
+            f"| {row['scan_ms']:.1f} ms "
             f"| {row['planned']} | {row['sent']} |"
         )
     if len(rows) > 1:
         lines += [
             "",
-            f"Largest / smallest: **{rows[-1]['median_ms'] / rows[0]['median_ms']:.2f}**.",
+            f"Largest / smallest: **{rows[-1]['median_ms'] / rows[0]['median_ms']:.2f}** "
+            f"(the scan job alone: {rows[-1]['scan_ms'] / rows[0]['scan_ms']:.2f}).",
         ]
     lines += ["", "Query plans of the scans at the largest size:", ""]
     for table, plan in rows[-1]["plans"].items():
@@ -371,15 +498,15 @@ def _write_doc(rows: list[dict[str, Any]], birthday: dict[str, Any], url: str) -
             f"(target < {BIRTHDAY_TARGET_S:.0f} s, {verdict}), {birthday['planned']} messages "
             f"planned; the next pass the same day {birthday['repeat_seconds']:.3f} s.",
         ]
-    lines.append(END)
+    lines.append(end)
     doc = DOC.read_text()
     block = "\n".join(lines)
-    if BEGIN in doc:
-        doc = doc[: doc.index(BEGIN)] + block + doc[doc.index(END) + len(END) :]
-    else:
-        doc += (
-            "\n## Worker pass and scans as a shop grows (`bench/worker_scan.py`)\n\n" + block + "\n"
-        )
+    if begin in doc:
+        doc = doc[: doc.index(begin)] + block + doc[doc.index(end) + len(end) :]
+    else:  # the section is the last one of the file: each database's block goes at its end
+        if HEADING not in doc:
+            doc = doc.rstrip("\n") + f"\n\n{HEADING}\n"
+        doc = doc.rstrip("\n") + "\n\n" + block + "\n"
     DOC.write_text(doc)
 
 

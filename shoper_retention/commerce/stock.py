@@ -93,7 +93,7 @@ def apply_restock_request(
         address,
         True,
         now,
-        source="restock",
+        source=consent.NOTICE_REQUEST,
         assurance=consent.REQUESTED,
         text_version=event.text_version,
     )

@@ -8,14 +8,20 @@ SQLite the single writer lock gives the same guarantee."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from shoper_retention.models import ChannelPause, Message
+
+_PLAN_KEY = ("shop_id", "plan_key")
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,66 @@ def schedule(session: Session, plan: Plan, now: datetime) -> Message | None:
     except IntegrityError:
         return None
     return message
+
+
+def schedule_many(session: Session, plans: Sequence[Plan], now: datetime) -> int:
+    """`schedule()` for many plans, a few multi-row INSERTs instead of a look-up and a savepoint
+    each: a plan whose key exists (planned before, or by a concurrent planner this moment) is
+    dropped by the unique (shop, plan key) constraint with ON CONFLICT DO NOTHING, which
+    neither fails nor aborts the transaction. Returns how many messages were created."""
+    rows = {
+        (plan.shop_id, plan.plan_key): {
+            "shop_id": plan.shop_id,
+            "contact_id": plan.contact_id,
+            "scenario": plan.scenario,
+            "subject_type": plan.subject_type,
+            "subject_id": plan.subject_id,
+            "step": plan.step,
+            "run": plan.run,
+            "channel": plan.channel,
+            "marketing": plan.marketing,
+            "plan_key": plan.plan_key,
+            "status": "scheduled",
+            "due_at": plan.due_at,
+            "planned_at": now,
+            "updated_at": now,
+        }
+        for plan in plans
+    }
+    if not rows:
+        return 0
+    if session.get_bind().dialect.name == "postgresql":
+        statement = _unnest_insert(list(rows.values()))
+        return len(session.execute(statement).all())
+    # SQLite: one compiled statement run with many parameter sets, which SQLAlchemy sends as
+    # multi-row INSERTs ("insertmanyvalues"); RETURNING lists the rows that were new.
+    insert = sqlite.insert(Message).on_conflict_do_nothing(index_elements=_PLAN_KEY)
+    created = len(session.execute(insert.returning(Message.id), list(rows.values())).all())
+    return created
+
+
+def _unnest_insert(rows: list[dict[str, Any]]) -> ReturningInsert[tuple[int]]:
+    """PostgreSQL: the rows as one array per column, unnested into an INSERT ... SELECT. One
+    short statement whatever the row count (psycopg parses a long multi-row VALUES list on the
+    client, which took longer than the INSERT itself)."""
+    columns = Message.__table__.columns
+    names = list(rows[0])
+    source = select(
+        *(
+            func.unnest(
+                bindparam(
+                    name, [row[name] for row in rows], type_=postgresql.ARRAY(columns[name].type)
+                )
+            )
+            for name in names
+        )
+    )
+    return (
+        postgresql.insert(Message)
+        .from_select(names, source)
+        .on_conflict_do_nothing(index_elements=_PLAN_KEY)
+        .returning(Message.id)
+    )
 
 
 def cancel_pending(

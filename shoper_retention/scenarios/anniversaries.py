@@ -51,11 +51,11 @@ KINDS = (
 SETTINGS = SettingsSchema(
     title={"pl": "Rocznice", "en": "Anniversaries"},
     description={
-        "pl": "Co roku o 10:00 w rocznicę pierwszego zamówienia klienta i jego dołączenia do "
-        "sklepu (konto lub newsletter), od pierwszej rocznicy. Raz w roku dla każdej z nich.",
-        "en": "Every year at 10:00 on the anniversary of a customer's first order and of their "
-        "joining your shop (account or newsletter), from the first anniversary on. Once a "
-        "year for each.",
+        "pl": "Wiadomość o 10:00 w rocznicę pierwszego zamówienia klienta i w rocznicę jego "
+        "dołączenia do sklepu (konto lub newsletter), od pierwszej rocznicy. Każda raz w roku.",
+        "en": "A message at 10:00 on the anniversary of a customer's first order and of their "
+        "joining your shop (an account or the newsletter), from the first anniversary on. "
+        "Each one once a year.",
     },
     fields=(
         Switch("enabled", {"pl": "Wysyłaj wiadomości rocznicowe", "en": "Send anniversary notes"}),
@@ -126,12 +126,17 @@ class Anniversaries:
         for kind in config.kinds:
             # From the first anniversary: never on the day itself.
             before_this_year = kind.on < date(today.year, 1, 1)
-            for contact in celebrations.todays_contacts(
-                session, shop, NAME, kind.step, kind.md, today, before_this_year
-            ):
-                planned += celebrations.plan(
-                    session, shop, NAME, contact, kind.step, config.channel, today, now
-                )
+            planned += celebrations.plan_day(
+                session,
+                shop,
+                NAME,
+                kind.step,
+                config.channel,
+                kind.md,
+                today,
+                now,
+                before_this_year,
+            )
         return planned
 
     def exit_reason(

@@ -37,12 +37,12 @@ STEP = 1
 SETTINGS = SettingsSchema(
     title={"pl": "Urodziny", "en": "Birthdays"},
     description={
-        "pl": "Życzenia w dniu urodzin klienta o 10:00, z kuponem na prezent. Raz w roku. "
-        "Daty urodzin pochodzą z pola klienta w Shoperze, z importu CSV i z formularza "
+        "pl": "Życzenia urodzinowe z kuponem w prezencie, raz w roku o 10:00 w dniu urodzin "
+        "klienta. Daty urodzin pochodzą z pola klienta w Shoperze, z importu CSV i z formularza "
         "„prezent na urodziny” w sklepie.",
-        "en": "Wishes on the customer's birthday at 10:00, with a gift coupon. Once a year. "
-        "Birthdays come from a Shoper customer field, a CSV import and the shop's "
-        "“a gift on your birthday” form.",
+        "en": "Birthday wishes with a gift coupon, once a year at 10:00 on the customer's "
+        "birthday. Birthdays come from a Shoper customer field, a CSV import and the shop's "
+        "‘birthday gift’ form.",
     },
     fields=(
         Switch("enabled", {"pl": "Wysyłaj życzenia urodzinowe", "en": "Send birthday wishes"}),
@@ -56,15 +56,15 @@ SETTINGS = SettingsSchema(
         Number(
             "shoper_field",
             {
-                "pl": "Numer pola klienta w Shoperze z datą urodzin",
-                "en": "Shoper customer field id holding the birth date",
+                "pl": "Numer (ID) pola klienta w Shoperze z datą urodzin",
+                "en": "ID of the Shoper customer field with the date of birth",
             },
             0,
             0,
             10**9,
             {
-                "pl": "0: sklep nie ma takiego pola. Daty jak 1990-02-28, 28.02.1990 lub 28.02.",
-                "en": "0: the shop has no such field. Dates like 1990-02-28, 28.02.1990 or 28.02.",
+                "pl": "0, jeśli nie ma takiego pola. Daty: 1990-02-28, 28.02.1990 lub 28.02.",
+                "en": "0 if there is no such field. Dates like 1990-02-28, 28.02.1990 or 28.02.",
             },
         ),
     ),
@@ -102,11 +102,8 @@ class Birthday:
         if not config.enabled:
             return 0
         today = dates.local_today(shop, now)
-        return sum(
-            celebrations.plan(session, shop, NAME, contact, STEP, config.channel, today, now)
-            for contact in celebrations.todays_contacts(
-                session, shop, NAME, STEP, Contact.birthday_md, today
-            )
+        return celebrations.plan_day(
+            session, shop, NAME, STEP, config.channel, Contact.birthday_md, today, now
         )
 
     def exit_reason(

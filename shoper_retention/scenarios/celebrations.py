@@ -7,11 +7,11 @@ the scan runs or the date changes. Dates live on the contact (contacts/dates.py)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from shoper_retention.contacts import consent, dates
@@ -21,7 +21,36 @@ from shoper_retention.scenarios import planning
 PAGE = 1000
 
 
-def todays_contacts(
+def plan_day(
+    session: Session,
+    shop: Shop,
+    scenario: str,
+    step: int,
+    channel_choice: str,
+    md_column: InstrumentedAttribute[int | None],
+    today: date,
+    now: datetime,
+    *extra: ColumnElement[bool],
+) -> int:
+    """Plan one step for every contact celebrating `today`, at 10:00 shop time (at once if that
+    is past), a page at a time: a shop with a million contacts has thousands on a day, each
+    page's consent is read and its messages inserted in a few statements."""
+    due = dates.celebration_time(shop, today)
+    return sum(
+        planning.plan_messages(
+            session,
+            shop,
+            [
+                planning.Wish(subject(scenario, contact, today), step, channel_choice, due)
+                for contact in page
+            ],
+            now,
+        )
+        for page in todays_pages(session, shop, scenario, step, md_column, today, *extra)
+    )
+
+
+def todays_pages(
     session: Session,
     shop: Shop,
     scenario: str,
@@ -29,9 +58,9 @@ def todays_contacts(
     md_column: InstrumentedAttribute[int | None],
     today: date,
     *extra: ColumnElement[bool],
-) -> Iterator[Contact]:
+) -> Iterator[Sequence[Contact]]:
     """Contacts whose date (`md_column`) is celebrated `today` and who have no message of this
-    scenario, step and year yet, paged by id. A scan every tick costs one index range per
+    scenario, step and year yet, in pages by id. A scan every tick costs one index range per
     page: contacts planned already drop out in SQL, and so do contacts with no address-level
     grant on any channel (nothing could be sent to them: a storefront sign-up's request is
     never a grant at the address level)."""
@@ -43,19 +72,18 @@ def todays_contacts(
         Message.run == today.year,
         Message.step == step,
     )
-    # One EXISTS per channel, so each is an index look-up on (shop, channel, address).
-    reachable = or_(
-        *(
-            exists().where(
-                Consent.shop_id == shop.id,
-                Consent.channel == channel,
-                Consent.address == address,
-                Consent.cart_id.is_(None),
-                Consent.assurance != consent.REQUESTED,
-                Consent.granted.is_(True),
-            )
-            for channel, address in (("email", Contact.email), ("sms", Contact.phone))
-        )
+    # One EXISTS whose OR names both channels: each branch is an index look-up on (shop,
+    # channel, address) per contact. (Two EXISTS in an OR let PostgreSQL hash every SMS grant
+    # of the shop once per page instead.)
+    reachable = exists().where(
+        Consent.shop_id == shop.id,
+        or_(
+            and_(Consent.channel == "email", Consent.address == Contact.email),
+            and_(Consent.channel == "sms", Consent.address == Contact.phone),
+        ),
+        Consent.cart_id.is_(None),
+        Consent.assurance.not_in(consent.REQUEST_SCOPE),
+        Consent.granted.is_(True),
     )
     after = 0
     while True:
@@ -72,24 +100,16 @@ def todays_contacts(
             .order_by(Contact.id)
             .limit(PAGE)
         ).all()
-        yield from page
+        if page:
+            yield page
         if len(page) < PAGE:
             return
         after = page[-1].id
 
 
-def plan(
-    session: Session,
-    shop: Shop,
-    scenario: str,
-    contact: Contact,
-    step: int,
-    channel: str,
-    today: date,
-    now: datetime,
-) -> int:
-    """One step for `contact` at 10:00 shop time `today` (at once if that is past)."""
-    subject = planning.Subject(
+def subject(scenario: str, contact: Contact, today: date) -> planning.Subject:
+    """A contact's run of a yearly scenario: the run is the year."""
+    return planning.Subject(
         scenario=scenario,
         type="contact",
         id=contact.id,
@@ -97,9 +117,6 @@ def plan(
         contact_id=contact.id,
         email=contact.email,
         phone=contact.phone,
-    )
-    return planning.plan_message(
-        session, shop, subject, step, channel, dates.celebration_time(shop, today), now
     )
 
 

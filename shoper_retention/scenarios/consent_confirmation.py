@@ -47,6 +47,10 @@ class ConsentConfirmation:
         claim = consent.claim_of(session, message)
         if claim is None:
             return "claim deleted"
+        if consent.purpose(claim) == "notice" and consent.allows_requested(
+            session, shop, message.channel, claim.address
+        ):
+            return "notices allowed meanwhile"
         current = consent.state(
             session, shop, message.channel, claim.address, cart_id=claim.cart_id
         )
@@ -65,7 +69,12 @@ class ConsentConfirmation:
     def context(
         self, session: Session, shop: Shop, message: Message, now: datetime, services: SendServices
     ) -> dict[str, Any]:
-        return {"confirm_url": services.confirmation_url(message.id)}
+        claim = consent.claim_of(session, message)
+        assert claim is not None  # exit_reason ran first
+        return {
+            "confirm_url": services.confirmation_url(message.id),
+            "purpose": consent.purpose(claim),  # a notice's request confirms only notices
+        }
 
     def wait_until(
         self, session: Session, shop: Shop, message: Message, now: datetime

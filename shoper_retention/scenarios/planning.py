@@ -75,21 +75,57 @@ def plan_message(
     """One step on the channels consent allows; planning the same step twice is a no-op."""
     planned = 0
     for channel in channels(session, shop, subject, channel_choice):
-        plan = outbox.Plan(
-            shop_id=shop.id,
-            contact_id=subject.contact_id,
-            scenario=subject.scenario,
-            subject_type=subject.type,
-            subject_id=subject.id,
-            step=step,
-            channel=channel,
-            due_at=max(due, now),
-            marketing=subject.marketing,
-            run=subject.run,
-        )
-        if outbox.schedule(session, plan, now) is not None:
+        if outbox.schedule(session, _plan(shop, subject, step, channel, due, now), now) is not None:
             planned += 1
     return planned
+
+
+@dataclass(frozen=True)
+class Wish:
+    """One step a scenario wants for a subject, for `plan_messages`."""
+
+    subject: Subject
+    step: int
+    channel_choice: str
+    due: datetime
+
+
+def plan_messages(session: Session, shop: Shop, wishes: Sequence[Wish], now: datetime) -> int:
+    """`plan_message` for many subjects at once, planning exactly what it would: consent read in
+    one query per channel (`consent.states`) and the plans inserted in one statement
+    (`outbox.schedule_many`) instead of a few queries per subject. For subjects with no cart:
+    the yearly scans' contacts."""
+    if any(wish.subject.cart_id is not None for wish in wishes):
+        raise ValueError("plan_messages reads consent with no cart")
+    sms = consent.states(session, shop, "sms", (w.subject.phone for w in wishes))
+    email = consent.states(session, shop, "email", (w.subject.email for w in wishes))
+    plans = [
+        _plan(shop, wish.subject, wish.step, channel, wish.due, now)
+        for wish in wishes
+        for channel in choose_channels(
+            wish.channel_choice,
+            sms=sms.get(wish.subject.phone or "", "refused"),
+            email=email.get(wish.subject.email or "", "refused"),
+        )
+    ]
+    return outbox.schedule_many(session, plans, now)
+
+
+def _plan(
+    shop: Shop, subject: Subject, step: int, channel: str, due: datetime, now: datetime
+) -> outbox.Plan:
+    return outbox.Plan(
+        shop_id=shop.id,
+        contact_id=subject.contact_id,
+        scenario=subject.scenario,
+        subject_type=subject.type,
+        subject_id=subject.id,
+        step=step,
+        channel=channel,
+        due_at=max(due, now),
+        marketing=subject.marketing,
+        run=subject.run,
+    )
 
 
 def channels(session: Session, shop: Shop, subject: Subject, choice: str) -> list[str]:
@@ -97,6 +133,10 @@ def channels(session: Session, shop: Shop, subject: Subject, choice: str) -> lis
     still awaiting the owner's confirmation (the send re-checks)."""
     sms = consent.state(session, shop, "sms", subject.phone, cart_id=subject.cart_id)
     email = consent.state(session, shop, "email", subject.email, cart_id=subject.cart_id)
+    return choose_channels(choice, sms=sms, email=email)
+
+
+def choose_channels(choice: str, *, sms: consent.State, email: consent.State) -> list[str]:
     possible = {"sms": sms != "refused", "email": email != "refused"}
     if choice == "auto":
         # SMS where the number's owner already confirmed it, else e-mail; a number still

@@ -104,9 +104,11 @@ def confirm_consent(token: str) -> Any:
         return _page("error.html", 404, language="en")
     with svc.factory() as session, session.begin():
         found = _message_and_page(session, message_id)
-        if found is None or consent.claim_of(session, found[0]) is None:
+        claim = consent.claim_of(session, found[0]) if found is not None else None
+        if found is None or claim is None:
             return _page("error.html", 404, language="en")
         message, context = found
+        context["purpose"] = consent.purpose(claim)
         shop = session.get(Shop, message.shop_id)
         if shop is None or not shop.active:
             return _page("error.html", 404, **context)

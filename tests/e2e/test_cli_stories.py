@@ -166,7 +166,7 @@ def test_two_units_in_stock_tell_the_first_two_to_sign_up_and_nobody_once_it_run
     assert set(asked) == set(people)
     clock.set(utc("2026-03-03T09:07:00Z"))
     for email in reversed(people):
-        assert "potwierdź zgodę" in asked[email].subject
+        assert "potwierdź zapis na powiadomienie" in asked[email].subject
         link = re.search(r"https://retention\.example/k/([\w.-]+)", asked[email].text)
         assert link is not None, asked[email].text
         answer = client.post(f"/k/{link.group(1)}", data={"answer": "yes"})

@@ -18,7 +18,7 @@ from shoper_retention.contacts import consent
 from shoper_retention.contacts import records as contacts
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.ingest.events import ContactInfo
-from shoper_retention.models import Message, RestockSubscription
+from shoper_retention.models import Message, RestockSubscription, Shop
 from shoper_retention.scenarios import back_in_stock
 from tests.support import make_shop, outbox_entries, post_webhook, seed_catalogue
 
@@ -268,3 +268,42 @@ def test_signing_up_again_after_the_notice_is_a_new_wish_for_the_next_restock(
     with factory() as session:
         states = sorted(s.status for s in session.scalars(select(RestockSubscription)))
     assert states == ["notified", "notified"]
+
+
+def test_confirming_a_sign_up_lets_the_notice_go_and_grants_no_marketing(
+    client, worker, factory, settings, clock
+):
+    """The owner confirms what the form asked for (the notice), never marketing: cart
+    reminders and birthday wishes still need their own consent."""
+    shop = make_shop(  # confirmed opt-in, the default
+        factory,
+        settings,
+        now=clock.now,
+        cart_recovery=False,
+        overrides={"scenarios": {"back_in_stock": {"enabled": True}}},
+    )
+    _signup(client, shop, {"email": "ola@example.com"})
+    worker.tick(clock.now)
+    (request,) = outbox_entries(factory)
+    assert request.subject == "Sklep Testowy: potwierdź zapis na powiadomienie"
+    assert "nie zapisuje Cię na żadne oferty" in request.body_text
+    (link,) = re.findall(r"https?://[^/\s]+(/k/[A-Za-z0-9_.\-]+)", request.body_text)
+    page = client.get(link).get_data(as_text=True)
+    assert "gdy produkt wróci do sprzedaży" in page and "z ofertami" not in page
+    assert client.post(link, data={"answer": "yes"}).status_code == 200
+
+    with factory() as session:
+        stored = session.get(Shop, shop.id)
+        assert stored is not None
+        assert not consent.allows(session, stored, "email", "ola@example.com")
+        assert consent.state(session, stored, "email", "ola@example.com") == "pending"
+        assert consent.allows_requested(session, stored, "email", "ola@example.com")
+
+    # A second sign-up later is the same confirmed wish: no second request.
+    _signup(client, shop, {"email": "ola@example.com"}, product_id="102")
+    worker.tick(clock.advance(minutes=1))
+    assert len(outbox_entries(factory)) == 1
+    _stock(client, shop, "1")
+    worker.tick(clock.advance(minutes=1))
+    notices = [e for e in outbox_entries(factory) if e.subject.startswith("Znów w sprzedaży")]
+    assert [e.to_address for e in notices] == ["ola@example.com"]
