@@ -325,7 +325,7 @@ class Dispatcher:
             timezone=shop.timezone,
             context=context,
             unsubscribe_url=unsubscribe_url,
-            marketing=message.marketing,
+            opt_out=scenario.opt_out,
         )
         message.to_address = address
         message.subject = rendered.subject

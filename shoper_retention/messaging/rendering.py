@@ -3,8 +3,9 @@ shop's language, with money and dates formatted for that language.
 
 Files live in templates/messages/<scenario>/step<N>.<channel>.<lang>.<ext>. An e-mail template
 defines the blocks `subject`, `html` and `text`; it is wrapped in the shared e-mail layout,
-which carries the unsubscribe footer. An SMS template is plain text; a marketing SMS gets the
-opt-out line appended here, so no edit can remove it."""
+which carries the unsubscribe footer. An SMS template is plain text; an SMS that must offer an
+opt-out (marketing, or a notice the shopper asked for) gets the opt-out line appended here, so
+no edit can remove it."""
 
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ class Renderer:
         timezone: str,
         context: dict[str, Any],
         unsubscribe_url: str,
-        marketing: bool = True,
+        opt_out: bool = True,
     ) -> Rendered:
         template = self.env.get_template(self.template_name(scenario, step, channel, language))
         ctx = dict(
@@ -87,10 +88,10 @@ class Renderer:
         )
         if channel == "sms":
             body = " ".join(template.render(ctx).split())
-            if not marketing:
+            if not opt_out:
                 return Rendered(subject="", text=body)
-            opt_out = SMS_OPT_OUT.get(language, SMS_OPT_OUT["en"]).format(url=unsubscribe_url)
-            return Rendered(subject="", text=f"{body} {opt_out}")
+            line = SMS_OPT_OUT.get(language, SMS_OPT_OUT["en"]).format(url=unsubscribe_url)
+            return Rendered(subject="", text=f"{body} {line}")
         block_ctx = template.new_context(ctx)
         subject = " ".join("".join(template.blocks["subject"](block_ctx)).split())
         body_html = Markup("".join(template.blocks["html"](template.new_context(ctx))))

@@ -111,6 +111,7 @@ class Anniversaries:
     name = NAME
     marketing = True
     switchable = True
+    opt_out = True
     settings = SETTINGS
     reacts_to: tuple[type, ...] = ()  # the clock decides; dates are state (ingest/state.py)
 

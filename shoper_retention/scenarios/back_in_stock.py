@@ -116,6 +116,7 @@ class BackInStock:
     name = NAME
     marketing = False
     switchable = True
+    opt_out = True
     settings = SETTINGS
     reacts_to: tuple[type, ...] = (StockReported, RestockRequested)
 

@@ -39,6 +39,9 @@ class Scenario(Protocol):
     marketing: bool
     # False for what the add-on itself must send (a consent confirmation): no merchant switch.
     switchable: bool
+    # Its SMS carry the opt-out line: marketing, and notices the shopper asked for (the law
+    # wants an opt-out there too); not a consent confirmation, which asks a question.
+    opt_out: bool
     settings: SettingsSchema
     reacts_to: tuple[type, ...]  # the domain events `on_event` is called with
 

@@ -91,6 +91,7 @@ class Birthday:
     name = NAME
     marketing = True
     switchable = True
+    opt_out = True
     settings = SETTINGS
     reacts_to: tuple[type, ...] = ()  # the clock decides; dates are state (ingest/state.py)
 

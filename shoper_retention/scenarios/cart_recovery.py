@@ -119,6 +119,7 @@ class CartRecovery:
     name = NAME
     marketing = True
     switchable = True
+    opt_out = True
     settings = SETTINGS
     reacts_to: tuple[type, ...] = (CartChanged,)
 

@@ -32,6 +32,7 @@ class ConsentConfirmation:
     name = consent.CONFIRMATION
     marketing = False
     switchable = False
+    opt_out = False
     settings = SETTINGS
     reacts_to: tuple[type, ...] = ()  # planned where the claim is recorded (consent.py)
 

@@ -118,6 +118,8 @@ def test_an_sms_notice_carries_the_name_and_a_link_to_the_product(
     link = re.search(r"https://retention\.example(/c/\S+)", sms.body_text)
     assert link is not None
     assert client.get(link.group(1)).headers["Location"] == "https://sklep.example/kubek"
+    # Asked for, not marketing, yet it offers a way out (messaging.md: a requested notice).
+    assert re.search(r"Rezygnacja: https://retention\.example/u/\S+$", sms.body_text)
 
 
 def test_an_sms_signup_without_a_confirmed_number_gets_no_notice(
