@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -343,6 +344,19 @@ class Progress:
             "rows": self.rows,
             "error": self.error,
         }
+
+
+def orders_known_since(session: Session, shop: Shop) -> date | None:
+    """The shop-local date from which this shop's orders are all known (the orders import's
+    start), or None when history was never imported (nothing to say either way). An order
+    before it may exist that we never read, so a first order on record before that date, or
+    of a customer whose account is older, may not be the first."""
+    since = session.scalar(
+        select(HistoryImport.since).where(
+            HistoryImport.shop_id == shop.id, HistoryImport.kind == "orders"
+        )
+    )
+    return since.astimezone(ZoneInfo(shop.timezone)).date() if since is not None else None
 
 
 def progress(session: Session, shop: Shop) -> list[Progress]:

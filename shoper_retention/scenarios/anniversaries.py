@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import or_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from shoper_retention import shop_config
+from shoper_retention.commerce import history
 from shoper_retention.contacts import dates
 from shoper_retention.ingest.events import DomainEvent
 from shoper_retention.messaging.coupons import CouponPolicy
@@ -123,20 +125,20 @@ class Anniversaries:
         if not config.enabled:
             return 0
         today = dates.local_today(shop, now)
+        known_since = history.orders_known_since(session, shop)
         planned = 0
         for kind in config.kinds:
             # From the first anniversary: never on the day itself.
-            before_this_year = kind.on < date(today.year, 1, 1)
+            conditions = [kind.on < date(today.year, 1, 1)]
+            if kind.step == FIRST_ORDER and known_since is not None:
+                # Only a first order we can vouch for: none may hide before the imported
+                # history (a wrong "a year since your first order" to a customer of five).
+                conditions.append(Contact.first_order_on >= known_since)
+                conditions.append(
+                    or_(Contact.joined_on.is_(None), Contact.joined_on >= known_since)
+                )
             planned += celebrations.plan_day(
-                session,
-                shop,
-                NAME,
-                kind.step,
-                config.channel,
-                kind.md,
-                today,
-                now,
-                before_this_year,
+                session, shop, NAME, kind.step, config.channel, kind.md, today, now, *conditions
             )
         return planned
 

@@ -525,7 +525,8 @@ def test_an_error_on_an_english_shop_reads_in_english(
     page.locator("#save").click()
 
     expect(page.locator("#error")).to_have_text(
-        "Not saved: Countries SMS messages may go to: unknown country code 'XX'. Nothing was changed."
+        "Not saved: Countries SMS messages may go to: unknown country code 'XX'. "
+        "Nothing was changed."
     )
 
 

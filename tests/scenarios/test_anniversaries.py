@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from shoper_retention.models import Contact
+from shoper_retention.commerce import history
+from shoper_retention.models import Contact, Shop
 from tests.support import make_shop, messages, order_payload, outbox_entries, post_webhook
 
 # 20 June, 10:00 in Warsaw (CEST) is 08:00 UTC.
@@ -142,3 +143,26 @@ def test_english_shops_get_english_notes(client, worker, factory, settings, cloc
     (email,) = outbox_entries(factory)
     assert email.subject == "It's been a year since your first order"
     assert "Today marks a year since your first order with Sklep Testowy" in email.body_text
+
+
+def test_no_first_order_anniversary_for_a_customer_older_than_the_imported_history(
+    client, worker, factory, settings, clock
+):
+    """History is read two years back: a customer whose account is older may have ordered
+    before that, so their first order on record may not be their first."""
+    shop = anniversary_shop(factory, settings, clock, club=False)
+    with factory() as session, session.begin():
+        stored = session.get(Shop, shop.id)
+        assert stored is not None
+        history.request_import(session, stored, datetime(2025, 1, 10, tzinfo=UTC))
+    # An account from 2019, and one opened within the imported history.
+    post_webhook(client, shop, "client.create", customer("2019-03-01 12:00:00"))
+    newer = {**customer("2024-02-01 12:00:00"), "user_id": "6", "email": "ola@example.com"}
+    post_webhook(client, shop, "client.create", newer)
+    post_webhook(client, shop, "order.create", order_payload("1", at=FIRST_ORDER_AT))
+    second = order_payload("2", at=FIRST_ORDER_AT, email="ola@example.com", phone="600100300")
+    post_webhook(client, shop, "order.create", second)
+    worker.tick(clock.now)
+
+    assert worker.tick(clock.set(ANNIVERSARY_TEN)).dispatch.sent == 1
+    assert [e.to_address for e in outbox_entries(factory)] == ["ola@example.com"]
