@@ -13,16 +13,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoper_retention import shop_config
 from shoper_retention.errors import DomainError
-from shoper_retention.ingest import inbox, state
+from shoper_retention.ingest import inbox, state, storefront_forms
 from shoper_retention.ingest.events import (
     DomainEvent,
     ShopUninstalled,
 )
-from shoper_retention.ingest.storefront_birthday import parse_birthday_signup
-from shoper_retention.ingest.storefront_events import parse_snapshot
-from shoper_retention.ingest.storefront_restock import parse_restock
 from shoper_retention.models import InboxDelivery, Shop
 from shoper_retention.platforms.registry import platform_of
 from shoper_retention.scenarios import registry
@@ -42,12 +38,9 @@ def to_events(shop: Shop, delivery: InboxDelivery, now: datetime) -> Sequence[Do
     """A raw delivery into domain events: the storefront's through our own parsers, a
     platform's webhooks through that platform's adapter (platforms/registry.py)."""
     if delivery.source == "storefront":
-        if delivery.event_name == "birthday":
-            return [parse_birthday_signup(delivery.body, delivery.received_at, shop.country)]
-        if delivery.event_name == "restock":
-            countries = shop_config.sms_countries(shop)
-            return [parse_restock(delivery.body, delivery.received_at, shop.country, countries)]
-        return [parse_snapshot(delivery.body, delivery.received_at, shop.country)]
+        return storefront_forms.to_events(
+            shop, delivery.event_name, delivery.body, delivery.received_at
+        )
     return platform_of(delivery.source).to_events(shop, delivery)
 
 

@@ -1,4 +1,5 @@
-"""The shop's pages call these: cart snapshots now; the widget and "notify me" come next.
+"""The shop's pages call these: cart snapshots, back-in-stock and birthday sign-ups
+(ingest/storefront_forms.py lists them).
 
 Keyed by the shop's public key (it names the shop, it is no secret). CORS answers only the
 shop's own origin, and a request from any other origin is refused, so another site's script
@@ -12,13 +13,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy import select
 
-from shoper_retention import shop_config
 from shoper_retention.contacts import records as contacts
 from shoper_retention.errors import Forbidden, PayloadTooLarge, UnknownShop
-from shoper_retention.ingest import inbox
-from shoper_retention.ingest.storefront_birthday import parse_birthday_signup
-from shoper_retention.ingest.storefront_events import parse_snapshot
-from shoper_retention.ingest.storefront_restock import parse_restock
+from shoper_retention.ingest import inbox, storefront_forms
 from shoper_retention.models import Shop
 from shoper_retention.web.rate_limits import (
     NEW_CONTACTS_PER_SHOP,
@@ -85,23 +82,18 @@ def _limit_client() -> None:
     services().limits.hit(STOREFRONT_PER_IP, request_client())
 
 
-def _dedupe_key(cart_id: str, body: bytes) -> str:
-    """The same snapshot sent twice is stored once. The key column holds 128 characters and a
-    cart id may have 128 itself, so the id is cut short, never the body hash (which covers the
-    whole id): cutting the hash would drop every later change of a long-id cart as a repeat."""
-    return f"cart:{cart_id[:64]}:{inbox.body_digest(body)}"
-
-
-@blueprint.route("/storefront/<public_key>/events", methods=["OPTIONS"])
-def events_preflight(public_key: str) -> Any:
+def preflight(public_key: str, form_path: str) -> Any:
     svc = services()
     with svc.factory() as session:
         _check_origin(_shop(session, public_key))
     return Response(status=204)
 
 
-@blueprint.post("/storefront/<public_key>/events")
-def cart_event(public_key: str) -> Any:
+def storefront_form(public_key: str, form_path: str) -> Any:
+    """A cart snapshot, a back-in-stock or a birthday sign-up (README, "The storefront
+    contract"): checked here (origin, limits, size, the form's own parser: a 400 names the
+    field at fault), stored in the inbox, applied by the worker."""
+    form = storefront_forms.BY_PATH[form_path]
     svc = services()
     svc.limits.hit(STOREFRONT_PER_SHOP, public_key)  # before any work for the shop
     with svc.factory() as session:
@@ -109,7 +101,6 @@ def cart_event(public_key: str) -> Any:
         # carries CORS for the shop's own pages (the widget then reads why).
         shop = _shop(session, public_key)
         _check_origin(shop)
-        shop_id, region = shop.id, shop.country
     limit = svc.settings.max_storefront_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"body over {limit} bytes")
@@ -117,18 +108,18 @@ def cart_event(public_key: str) -> Any:
     if len(body) > limit:
         raise PayloadTooLarge(f"body over {limit} bytes")
     now = svc.clock()
-    snapshot = parse_snapshot(body, now, region)  # 400 naming the field at fault
+    event = form.parse(body, now, shop)
     with svc.factory() as session, session.begin():
-        if contacts.names_someone_new(session, shop_id, snapshot.contact):
+        if contacts.names_someone_new(session, shop.id, event.contact):
             # Each new address is someone we may message: a shop meets only so many an hour.
             svc.limits.hit(NEW_CONTACTS_PER_SHOP, public_key)
         stored = inbox.store(
             session,
             inbox.new_row(
-                shop_id=shop_id,
+                shop_id=shop.id,
                 source="storefront",
-                event_name="cart",
-                dedupe_key=_dedupe_key(snapshot.cart_id, body),
+                event_name=form.event_name,
+                dedupe_key=form.dedupe_key(event, body),
                 body=body,
                 headers={},
                 now=now,
@@ -137,91 +128,13 @@ def cart_event(public_key: str) -> Any:
     return jsonify(status="accepted" if stored else "duplicate"), 202 if stored else 200
 
 
-@blueprint.route("/storefront/<public_key>/restock", methods=["OPTIONS"])
-def restock_preflight(public_key: str) -> Any:
-    svc = services()
-    with svc.factory() as session:
-        _check_origin(_shop(session, public_key))
-    return Response(status=204)
-
-
-@blueprint.post("/storefront/<public_key>/restock")
-def restock_signup(public_key: str) -> Any:
-    """A "notify me when it is back" sign-up (README, "The storefront contract: back in
-    stock"): the same origin, limits and address rules as a cart snapshot. Whether the product
-    exists is learnt from the platform later (the catalogue and stock reads), not here."""
-    svc = services()
-    svc.limits.hit(STOREFRONT_PER_SHOP, public_key)
-    with svc.factory() as session:
-        shop = _shop(session, public_key)
-        _check_origin(shop)
-        shop_id, region, countries = shop.id, shop.country, shop_config.sms_countries(shop)
-    limit = svc.settings.max_storefront_body_bytes
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"body over {limit} bytes")
-    body = request.get_data(cache=False)
-    if len(body) > limit:
-        raise PayloadTooLarge(f"body over {limit} bytes")
-    now = svc.clock()
-    signup = parse_restock(body, now, region, countries)  # 400 naming the field at fault
-    with svc.factory() as session, session.begin():
-        if contacts.names_someone_new(session, shop_id, signup.contact):
-            svc.limits.hit(NEW_CONTACTS_PER_SHOP, public_key)
-        stored = inbox.store(
-            session,
-            inbox.new_row(
-                shop_id=shop_id,
-                source="storefront",
-                event_name="restock",
-                dedupe_key=f"restock:{inbox.body_digest(body)}",
-                body=body,
-                headers={},
-                now=now,
-            ),
-        )
-    return jsonify(status="accepted" if stored else "duplicate"), 202 if stored else 200
-
-
-@blueprint.route("/storefront/<public_key>/birthday", methods=["OPTIONS"])
-def birthday_preflight(public_key: str) -> Any:
-    svc = services()
-    with svc.factory() as session:
-        _check_origin(_shop(session, public_key))
-    return Response(status=204)
-
-
-@blueprint.post("/storefront/<public_key>/birthday")
-def birthday_signup(public_key: str) -> Any:
-    """The "a gift on your birthday" form: the same origin, limits and address rules as a cart
-    snapshot (README, "The storefront contract: birthday sign-ups"); what it may change is
-    contacts/dates.py's rule."""
-    svc = services()
-    svc.limits.hit(STOREFRONT_PER_SHOP, public_key)
-    with svc.factory() as session:
-        shop = _shop(session, public_key)
-        _check_origin(shop)
-        shop_id, region = shop.id, shop.country
-    limit = svc.settings.max_storefront_body_bytes
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"body over {limit} bytes")
-    body = request.get_data(cache=False)
-    if len(body) > limit:
-        raise PayloadTooLarge(f"body over {limit} bytes")
-    now = svc.clock()
-    signup = parse_birthday_signup(body, now, region)  # 400 naming the field at fault
-    with svc.factory() as session, session.begin():
-        if contacts.names_someone_new(session, shop_id, signup.contact):
-            svc.limits.hit(NEW_CONTACTS_PER_SHOP, public_key)
-        stored = inbox.store(
-            session,
-            inbox.new_row(
-                shop_id=shop_id,
-                source="storefront",
-                event_name="birthday",
-                dedupe_key=f"birthday:{inbox.body_digest(body)}",
-                body=body,
-                headers={},
-                now=now,
-            ),
-        )
-    return jsonify(status="accepted" if stored else "duplicate"), 202 if stored else 200
+for _form in storefront_forms.FORMS:
+    # One rule per form (the manifest names each path): an unknown path stays a 404.
+    _rule = f"/storefront/<public_key>/{_form.path}"
+    _defaults = {"form_path": _form.path}
+    blueprint.add_url_rule(
+        _rule, f"{_form.event_name}_preflight", preflight, methods=["OPTIONS"], defaults=_defaults
+    )
+    blueprint.add_url_rule(
+        _rule, _form.event_name, storefront_form, methods=["POST"], defaults=_defaults
+    )
