@@ -18,7 +18,6 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from shoper_retention import shop_config
 from shoper_retention.commerce import history
 from shoper_retention.contacts import dates
-from shoper_retention.ingest.events import DomainEvent
 from shoper_retention.messaging.coupons import CouponPolicy
 from shoper_retention.models import Contact, Message, Shop
 from shoper_retention.scenarios import celebrations
@@ -109,16 +108,9 @@ def _date_of(contact: Contact, kind: Kind) -> tuple[int | None, date | None]:
     return getattr(contact, kind.md.key), getattr(contact, kind.on.key)
 
 
-class Anniversaries:
+class Anniversaries(celebrations.Celebration):
     name = NAME
-    marketing = True
-    switchable = True
-    opt_out = True
     settings = SETTINGS
-    reacts_to: tuple[type, ...] = ()  # the clock decides; dates are state (ingest/state.py)
-
-    def on_event(self, session: Session, shop: Shop, event: DomainEvent, now: datetime) -> None:
-        return None
 
     def scan(self, session: Session, shop: Shop, now: datetime) -> int:
         config = read_config(shop)
@@ -156,11 +148,6 @@ class Anniversaries:
             return "anniversary date changed"
         return None
 
-    def wait_until(
-        self, session: Session, shop: Shop, message: Message, now: datetime
-    ) -> tuple[datetime, str] | None:
-        return None
-
     def context(
         self, session: Session, shop: Shop, message: Message, now: datetime, services: SendServices
     ) -> dict[str, Any]:
@@ -173,9 +160,3 @@ class Anniversaries:
             key = f"{NAME}:contact:{contact.id}:{message.run}:{message.step}"
             coupon = services.coupon(shop, key, policy, now)
         return {"years": message.run - since.year if since else 1, "coupon": coupon}
-
-    def recipient(self, session: Session, shop: Shop, message: Message) -> str | None:
-        return celebrations.recipient(session, shop, message)
-
-    def link_target(self, session: Session, shop: Shop, message: Message, link: str) -> str | None:
-        return None

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from shoper_retention import shop_config
 from shoper_retention.contacts import dates
-from shoper_retention.ingest.events import DomainEvent
 from shoper_retention.messaging.coupons import CouponPolicy
 from shoper_retention.models import Contact, Message, Shop
 from shoper_retention.scenarios import celebrations
@@ -87,16 +86,9 @@ def read_config(shop: Shop) -> Config:
     )
 
 
-class Birthday:
+class Birthday(celebrations.Celebration):
     name = NAME
-    marketing = True
-    switchable = True
-    opt_out = True
     settings = SETTINGS
-    reacts_to: tuple[type, ...] = ()  # the clock decides; dates are state (ingest/state.py)
-
-    def on_event(self, session: Session, shop: Shop, event: DomainEvent, now: datetime) -> None:
-        return None
 
     def scan(self, session: Session, shop: Shop, now: datetime) -> int:
         config = read_config(shop)
@@ -119,11 +111,6 @@ class Birthday:
             return "birthday changed"
         return None
 
-    def wait_until(
-        self, session: Session, shop: Shop, message: Message, now: datetime
-    ) -> tuple[datetime, str] | None:
-        return None
-
     def context(
         self, session: Session, shop: Shop, message: Message, now: datetime, services: SendServices
     ) -> dict[str, Any]:
@@ -134,9 +121,3 @@ class Birthday:
             key = f"{NAME}:contact:{message.subject_id}:{message.run}"
             coupon = services.coupon(shop, key, policy, now)
         return {"coupon": coupon}
-
-    def recipient(self, session: Session, shop: Shop, message: Message) -> str | None:
-        return celebrations.recipient(session, shop, message)
-
-    def link_target(self, session: Session, shop: Shop, message: Message, link: str) -> str | None:
-        return None

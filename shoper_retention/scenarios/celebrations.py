@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from shoper_retention.contacts import consent, dates
+from shoper_retention.ingest.events import DomainEvent
 from shoper_retention.models import Consent, Contact, Message, Shop
 from shoper_retention.scenarios import planning
 
@@ -139,3 +140,28 @@ def recipient(session: Session, shop: Shop, message: Message) -> str | None:
     if contact is None:
         return None
     return contact.phone if message.channel == "sms" else contact.email
+
+
+class Celebration:
+    """What a yearly celebration of a contact's date shares: the clock decides (the dates are
+    state, kept by ingest), a message never waits, it goes to the contact's own address, and
+    it links only to the shop."""
+
+    marketing = True
+    switchable = True
+    opt_out = True
+    reacts_to: tuple[type, ...] = ()
+
+    def on_event(self, session: Session, shop: Shop, event: DomainEvent, now: datetime) -> None:
+        return None
+
+    def wait_until(
+        self, session: Session, shop: Shop, message: Message, now: datetime
+    ) -> tuple[datetime, str] | None:
+        return None
+
+    def recipient(self, session: Session, shop: Shop, message: Message) -> str | None:
+        return recipient(session, shop, message)
+
+    def link_target(self, session: Session, shop: Shop, message: Message, link: str) -> str | None:
+        return None
