@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from shoper_retention.contacts.dates import is_month_day
-from shoper_retention.contacts.emails import canonical_email
 from shoper_retention.contacts.phones import to_e164
 from shoper_retention.errors import BadInput
 from shoper_retention.ingest.events import BirthdaySignup, ConsentChange, ContactInfo
+from shoper_retention.ingest.storefront_events import contact_email
 from shoper_retention.ingest.untrusted_json import parse_object
 
 CHANNELS = ("email", "sms")
@@ -27,7 +27,7 @@ def parse_birthday_signup(body: bytes, received_at: datetime, region: str = "PL"
     if data.get("type", "birthday") != "birthday":
         raise BadInput("unsupported event type", field="type")
     contact = _object(data, "contact")
-    email = _email(contact.get("email"))
+    email = contact_email(contact.get("email"))
     phone = _phone(contact.get("phone"), region)
     if email is None and phone is None:
         raise BadInput("an e-mail address or a phone number is required", field="contact")
@@ -72,17 +72,6 @@ def _whole(value: Any, field: str, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
         raise BadInput(f"must be a whole number from 1 to {high}", field=field)
     return value
-
-
-def _email(value: Any) -> str | None:
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        raise BadInput("must be an e-mail address", field="contact.email")
-    try:
-        return canonical_email(value)
-    except ValueError as exc:
-        raise BadInput(f"must be one plain e-mail address: {exc}", field="contact.email") from None
 
 
 def _phone(value: Any, region: str) -> str | None:

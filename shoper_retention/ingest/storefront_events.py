@@ -36,9 +36,9 @@ def parse_snapshot(body: bytes, received_at: datetime, region: str = "PL") -> Ca
     kind = data.get("type", "cart")
     if kind != "cart":
         raise BadInput("unsupported event type", field="type")
-    cart_id = _string(data, "cart_id", max_len=128, required=True)
-    occurred_at = _timestamp(data.get("occurred_at"), "occurred_at")
-    currency = _string(data, "currency", max_len=3, required=True).upper()
+    cart_id = text_field(data, "cart_id", max_len=128, required=True)
+    occurred_at = timestamp_field(data.get("occurred_at"), "occurred_at")
+    currency = text_field(data, "currency", max_len=3, required=True).upper()
     if len(currency) != 3 or not currency.isalpha():
         raise BadInput("must be a 3-letter ISO 4217 code", field="currency")
     items_raw = data.get("items")
@@ -50,7 +50,7 @@ def parse_snapshot(body: bytes, received_at: datetime, region: str = "PL") -> Ca
     contact_raw = data.get("contact") or {}
     if not isinstance(contact_raw, dict):
         raise BadInput("must be an object", field="contact")
-    email = _email(contact_raw.get("email"))
+    email = contact_email(contact_raw.get("email"))
     phone_raw = contact_raw.get("phone")
     if phone_raw not in (None, "") and not isinstance(phone_raw, str):
         raise BadInput("must be a string", field="contact.phone")
@@ -61,7 +61,7 @@ def parse_snapshot(body: bytes, received_at: datetime, region: str = "PL") -> Ca
     consent_raw = data.get("consent") or {}
     if not isinstance(consent_raw, dict):
         raise BadInput("must be an object", field="consent")
-    text_version = _string(data, "consent_text_version", max_len=64)
+    text_version = text_field(data, "consent_text_version", max_len=64)
     consents = []
     for channel in CHANNELS:
         value = consent_raw.get(channel)
@@ -71,7 +71,7 @@ def parse_snapshot(body: bytes, received_at: datetime, region: str = "PL") -> Ca
             raise BadInput("must be true or false", field=f"consent.{channel}")
         consents.append(ConsentChange(channel, value, "storefront", text_version))
     restore_url = _url(data.get("restore_url"), "restore_url")
-    order_id = _string(data, "order_id", max_len=64) or None
+    order_id = text_field(data, "order_id", max_len=64) or None
     return CartChanged(
         cart_id=cart_id,
         occurred_at=occurred_at,
@@ -88,8 +88,8 @@ def parse_snapshot(body: bytes, received_at: datetime, region: str = "PL") -> Ca
 def _item(raw: Any, path: str) -> CartItem:
     if not isinstance(raw, dict):
         raise BadInput("must be an object", field=path)
-    product_id = _string(raw, "product_id", max_len=64, required=True, path=f"{path}.product_id")
-    name = _string(raw, "name", max_len=255, required=True, path=f"{path}.name")
+    product_id = text_field(raw, "product_id", max_len=64, required=True, path=f"{path}.product_id")
+    name = text_field(raw, "name", max_len=255, required=True, path=f"{path}.name")
     price_raw = raw.get("price")
     if isinstance(price_raw, bool) or not isinstance(price_raw, (str, int, float)):
         raise BadInput("must be a number or a decimal string", field=f"{path}.price")
@@ -104,7 +104,7 @@ def _item(raw: Any, path: str) -> CartItem:
         raise BadInput("must be a whole number from 1 to 10000", field=f"{path}.quantity")
     return CartItem(
         product_id=product_id,
-        variant_id=_string(raw, "variant_id", max_len=64, path=f"{path}.variant_id"),
+        variant_id=text_field(raw, "variant_id", max_len=64, path=f"{path}.variant_id"),
         name=name,
         price=price.quantize(Decimal("0.01")),
         quantity=quantity,
@@ -113,7 +113,7 @@ def _item(raw: Any, path: str) -> CartItem:
     )
 
 
-def _string(
+def text_field(
     data: dict[str, Any], key: str, *, max_len: int, required: bool = False, path: str | None = None
 ) -> str:
     field = path or key
@@ -134,7 +134,7 @@ def _string(
     return value
 
 
-def _email(value: Any) -> str | None:
+def contact_email(value: Any) -> str | None:
     if value in (None, ""):
         return None
     if not isinstance(value, str):
@@ -182,7 +182,7 @@ def _url(value: Any, field: str) -> str:
     return value
 
 
-def _timestamp(value: Any, field: str) -> datetime:
+def timestamp_field(value: Any, field: str) -> datetime:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
             # Milliseconds (JavaScript's Date.now()) or seconds.

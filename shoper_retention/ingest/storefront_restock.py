@@ -16,7 +16,12 @@ from typing import Any
 from shoper_retention.contacts.phones import sms_refusal, to_e164
 from shoper_retention.errors import BadInput
 from shoper_retention.ingest.events import ContactInfo, RestockRequested
-from shoper_retention.ingest.storefront_events import CHANNELS, _email, _string, _timestamp
+from shoper_retention.ingest.storefront_events import (
+    CHANNELS,
+    contact_email,
+    text_field,
+    timestamp_field,
+)
 from shoper_retention.ingest.untrusted_json import parse_object
 
 # The contract's deepest value is contact.email (2 levels).
@@ -29,8 +34,8 @@ def parse_restock(
     data = parse_object(body, max_depth=MAX_DEPTH)
     if data.get("type", "restock") != "restock":
         raise BadInput("unsupported event type", field="type")
-    product_id = _string(data, "product_id", max_len=64, required=True)
-    variant_id = _string(data, "variant_id", max_len=64)
+    product_id = text_field(data, "product_id", max_len=64, required=True)
+    variant_id = text_field(data, "variant_id", max_len=64)
     channel = data.get("channel")
     if channel not in CHANNELS:
         raise BadInput('must be "email" or "sms"', field="channel")
@@ -40,13 +45,13 @@ def parse_restock(
     consent_raw = data.get("consent")
     if not isinstance(consent_raw, dict):
         raise BadInput("must be an object", field="consent")
-    text_version = _string(
+    text_version = text_field(
         consent_raw, "text_version", max_len=64, required=True, path="consent.text_version"
     )
     if data.get("occurred_at") is not None:
-        _timestamp(data["occurred_at"], "occurred_at")
+        timestamp_field(data["occurred_at"], "occurred_at")
     if channel == "email":
-        email = _email(contact_raw.get("email"))
+        email = contact_email(contact_raw.get("email"))
         if email is None:
             raise BadInput("is required for e-mail notices", field="contact.email")
         contact = ContactInfo(email=email)

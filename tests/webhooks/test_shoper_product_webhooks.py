@@ -16,7 +16,8 @@ from shoper_retention.ingest.events import ProductDeleted, StockReported
 from shoper_retention.platforms.shoper import events
 
 NOW = datetime(2026, 3, 3, 8, 0, tzinfo=UTC)
-SAMPLE = Path(__file__).parents[2] / ".." / "shared" / "docs" / "samples" / "shoper"
+# A copy of the recorded response (docs/samples/shoper/): CI runs on a clean clone.
+SAMPLE = Path(__file__).parents[1] / "samples" / "shoper"
 
 
 def _events(name: str, data: Any) -> list[Any]:

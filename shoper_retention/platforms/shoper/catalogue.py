@@ -14,9 +14,9 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import requests
 
 from shoper_retention.commerce.catalogue import CatalogueUnavailable, ProductInfo
-from shoper_retention.credentials import CredentialBox
 from shoper_retention.models import Shop
 from shoper_retention.platforms.shoper import api
+from shoper_retention.platforms.shoper.clients import ShopClients
 from shoper_retention.settings import Settings
 
 PLATFORM = "shoper"
@@ -30,46 +30,48 @@ class ShoperCatalogue:
     so the leaky-bucket pacing carries over from one read to the next."""
 
     def __init__(self, settings: Settings, http: requests.Session | None = None) -> None:
-        self.box = CredentialBox(settings.secret_key)
-        self.http = http or requests.Session()
-        self._clients: dict[tuple[int, str], api.ShoperClient] = {}
+        # No waiting out a 429: a busy shop is simply asked again on the next back-off.
+        self.clients = ShopClients(settings, http, max_retries=0)
 
     def __call__(self, shop: Shop, product_id: str, variant_id: str) -> ProductInfo | None:
         if shop.platform != PLATFORM:
             raise CatalogueUnavailable(f"not a Shoper shop ({shop.platform})")
         if not _ID.fullmatch(product_id) or (variant_id and not _ID.fullmatch(variant_id)):
             return None  # Shoper ids are integers: the page made this one up
-        client = self._client(shop)
         try:
-            product = client.product(int(product_id))
-            if product is None:
-                return None
-            stock = None
-            default = _dict(product.get("stock"))
-            if variant_id and variant_id != str(default.get("stock_id") or ""):
-                stock = client.product_stock(int(variant_id))
-                if stock is None or str(stock.get("product_id") or "") != product_id:
-                    return None  # no such variant, or another product's
+            found = read_product(self._client(shop), product_id, variant_id)
         except api.ShoperError as exc:
             # Auth (401), scope (403), transient (409/429/5xx, timeouts) and odd answers alike:
             # the cache backs off and asks again later.
             raise CatalogueUnavailable(str(exc)) from exc
-        return product_info(shop, product, stock)
+        if found is None:
+            return None
+        product, variant = found
+        return product_info(shop, product, variant)
 
     def _client(self, shop: Shop) -> api.ShoperClient:
-        token = self.box.open(shop.access_token_enc)
-        if not token:
-            raise CatalogueUnavailable("no access token for this shop")
-        key = (shop.id, token)
-        client = self._clients.get(key)
+        client = self.clients.get(shop)
         if client is None:
-            # Never refreshes tokens (the maintain job does, in its own transaction), and no
-            # waiting out a 429: a busy shop is simply asked again on the next back-off.
-            for stale in [k for k in self._clients if k[0] == shop.id]:
-                del self._clients[stale]
-            client = api.ShoperClient(shop.shop_url, token, http=self.http, max_retries=0)
-            self._clients[key] = client
+            raise CatalogueUnavailable("no access token for this shop")
         return client
+
+
+def read_product(
+    client: api.ShoperClient, product_id: str, variant_id: str
+) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+    """The product and, for a variant other than its default stock, that variant's
+    `product-stocks` row; None when Shoper knows no such product, or the variant is missing
+    or another product's. Ids must be Shoper's integers (the caller checks)."""
+    product = client.product(int(product_id))
+    if product is None:
+        return None
+    default = _dict(product.get("stock"))
+    if not variant_id or variant_id == str(default.get("stock_id") or ""):
+        return product, None
+    variant = client.product_stock(int(variant_id))
+    if variant is None or str(variant.get("product_id") or "") != product_id:
+        return None
+    return product, variant
 
 
 def product_info(

@@ -24,11 +24,11 @@ import requests
 from shoper_retention import shop_config
 from shoper_retention.commerce.history import HistoryPage, HistoryRefused, HistoryUnavailable
 from shoper_retention.contacts.emails import canonical_email_or_none
-from shoper_retention.credentials import CredentialBox
 from shoper_retention.errors import BadInput
 from shoper_retention.ingest.events import ContactInfo, CustomerSeen, DomainEvent
 from shoper_retention.models import Shop
 from shoper_retention.platforms.shoper import api, events
+from shoper_retention.platforms.shoper.clients import ShopClients
 from shoper_retention.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,10 +56,8 @@ class ShoperHistory:
         *,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.box = CredentialBox(settings.secret_key)
-        self.http = http or requests.Session()
-        self.sleep = sleep
-        self._clients: dict[tuple[int, str], api.ShoperClient] = {}
+        # One retry, waiting out a 429: an import page is read outside any transaction.
+        self.clients = ShopClients(settings, http, max_retries=1, sleep=sleep)
 
     def __call__(
         self, shop: Shop, kind: str, since: datetime, page: int, now: datetime
@@ -94,19 +92,9 @@ class ShoperHistory:
         return HistoryPage(events=[e for e in found if e is not None], pages=_pages(answer))
 
     def _client(self, shop: Shop) -> api.ShoperClient:
-        token = self.box.open(shop.access_token_enc)
-        if not token:
-            raise HistoryRefused("auth: no access token stored for this shop")
-        key = (shop.id, token)
-        client = self._clients.get(key)
+        client = self.clients.get(shop)
         if client is None:
-            # Never refreshes tokens: the maintain job does, in its own transaction.
-            for stale in [k for k in self._clients if k[0] == shop.id]:
-                del self._clients[stale]
-            client = api.ShoperClient(
-                shop.shop_url, token, http=self.http, sleep=self.sleep, max_retries=1
-            )
-            self._clients[key] = client
+            raise HistoryRefused("auth: no access token stored for this shop")
         return client
 
 

@@ -15,9 +15,10 @@ from typing import Any
 import requests
 
 from shoper_retention.commerce.stock import StockUnavailable
-from shoper_retention.credentials import CredentialBox
 from shoper_retention.models import Shop
 from shoper_retention.platforms.shoper import api
+from shoper_retention.platforms.shoper.catalogue import read_product
+from shoper_retention.platforms.shoper.clients import ShopClients
 from shoper_retention.settings import Settings
 
 PLATFORM = "shoper"
@@ -29,42 +30,27 @@ class ShoperStock:
     the leaky-bucket pacing carries over from one read to the next."""
 
     def __init__(self, settings: Settings, http: requests.Session | None = None) -> None:
-        self.box = CredentialBox(settings.secret_key)
-        self.http = http or requests.Session()
-        self._clients: dict[tuple[int, str], api.ShoperClient] = {}
+        self.clients = ShopClients(settings, http, max_retries=0)
 
     def __call__(self, shop: Shop, product_id: str, variant_id: str) -> Decimal | None:
         if shop.platform != PLATFORM:
             raise StockUnavailable(f"not a Shoper shop ({shop.platform})")
         if not _ID.fullmatch(product_id) or (variant_id and not _ID.fullmatch(variant_id)):
             return None  # Shoper ids are integers: the page made this one up
-        client = self._client(shop)
         try:
-            product = client.product(int(product_id))
-            if product is None:
-                return None
-            default = product.get("stock")
-            default = default if isinstance(default, dict) else {}
-            if not variant_id or variant_id == str(default.get("stock_id") or ""):
-                return units(default.get("stock"))
-            variant = client.product_stock(int(variant_id))
+            found = read_product(self._client(shop), product_id, variant_id)
         except api.ShoperError as exc:
             raise StockUnavailable(str(exc)) from exc
-        if variant is None or str(variant.get("product_id") or "") != product_id:
-            return None  # no such variant, or another product's
-        return units(variant.get("stock"))
+        if found is None:
+            return None  # no such product, or no such variant of it
+        product, variant = found
+        row = variant if variant is not None else product.get("stock")
+        return units(row.get("stock") if isinstance(row, dict) else None)
 
     def _client(self, shop: Shop) -> api.ShoperClient:
-        token = self.box.open(shop.access_token_enc)
-        if not token:
-            raise StockUnavailable("no access token for this shop")
-        key = (shop.id, token)
-        client = self._clients.get(key)
+        client = self.clients.get(shop)
         if client is None:
-            for stale in [k for k in self._clients if k[0] == shop.id]:
-                del self._clients[stale]
-            client = api.ShoperClient(shop.shop_url, token, http=self.http, max_retries=0)
-            self._clients[key] = client
+            raise StockUnavailable("no access token for this shop")
         return client
 
 
