@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres fuzz lint bench demo clean
+.PHONY: run test test-postgres fuzz lint bench bench-scans demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/webhook_ingest.py
+
+# A worker pass with nothing due at 10,000 and 1,000,000 contacts, and the daily birthday scan
+# (SQLite; pass BENCH_ARGS="--database-url postgresql://..." for PostgreSQL, never the tests' db).
+bench-scans: $(STAMP)
+	$(BIN)/python bench/worker_scan.py $(BENCH_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/shoper-retention demo
