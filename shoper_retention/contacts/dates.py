@@ -19,7 +19,6 @@ from shoper_retention.models import Contact, Shop
 PLATFORM = "platform"
 IMPORT = "import"
 STOREFRONT = "storefront"
-SHOP_RECORDS = (PLATFORM, IMPORT)
 
 CELEBRATION_HOUR = time(10, 0)
 

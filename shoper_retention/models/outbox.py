@@ -10,9 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shoper_retention.db import Base, UTCDateTime
 
-# Statuses a message can still leave; the rest are final.
+# Statuses a message can still leave; every other status is final.
 PENDING_STATUSES = ("scheduled", "claimed")
-FINAL_STATUSES = ("sent", "delivered", "failed", "cancelled", "skipped", "undelivered")
 
 
 class Message(Base):
