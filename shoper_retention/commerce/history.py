@@ -53,8 +53,8 @@ REASONS: Mapping[str, Mapping[str, str]] = {
         "en": "the shop refused the request",
     },
     "unavailable": {
-        "pl": "sklep długo nie odpowiadał, spróbuj ponownie później",
-        "en": "the shop did not answer for a long time, try again later",
+        "pl": "sklep zbyt długo nie odpowiadał; spróbuj ponownie później",
+        "en": "the shop has not responded for too long; try again later",
     },
 }
 LABELS: Mapping[str, Mapping[str, str]] = {

@@ -38,12 +38,13 @@ FILE_PROBLEMS: dict[str, Text] = {
         "en": f"The file is too large: {MAX_BYTES // 1024} KB at most. Split it into smaller ones.",
     },
     "too_many_rows": {
-        "pl": f"Za dużo wierszy: najwyżej {MAX_ROWS} w jednym pliku. "
+        "pl": f"Plik ma za dużo wierszy: może ich mieć najwyżej {MAX_ROWS}. "
         "Podziel go na kilka mniejszych.",
-        "en": f"Too many rows: {MAX_ROWS} per file at most. Split it into smaller ones.",
+        "en": f"Too many rows: a file may have at most {MAX_ROWS}. Split it into smaller files.",
     },
     "encoding": {
-        "pl": "Plik nie jest zapisany w UTF-8. W Excelu wybierz „CSV UTF-8”.",
+        "pl": "Plik nie jest zapisany w kodowaniu UTF-8. W Excelu użyj „Zapisz jako” i wybierz "
+        "typ „CSV UTF-8 (rozdzielany przecinkami)”.",
         "en": "The file is not UTF-8. In Excel, save it as “CSV UTF-8”.",
     },
     "format": {

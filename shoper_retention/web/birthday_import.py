@@ -26,22 +26,25 @@ BUDGET = "birthday import"  # refused form tokens per address (rate_limits)
 TEXTS = {
     "title": {"pl": "Import dat urodzin", "en": "Import birthdays"},
     "intro": {
-        "pl": "Plik CSV (UTF-8) z wierszem nagłówka i kolumnami email, phone, birthday. "
-        "W każdym wierszu e-mail lub telefon oraz data urodzin: 1990-02-28, 28.02.1990 lub "
-        "28.02. Dane z pliku mają pierwszeństwo przed datą podaną w formularzu na stronie sklepu.",
+        "pl": "Plik CSV (UTF-8), w którym pierwszy wiersz zawiera nazwy kolumn: email, phone, "
+        "birthday. W każdym wierszu musi być e-mail lub telefon oraz data urodzin w formacie "
+        "1990-02-28, 28.02.1990 lub 28.02. Daty z pliku mają pierwszeństwo przed datami "
+        "podanymi przez klientów w formularzu na stronie sklepu.",
         "en": "A CSV file (UTF-8) with a header row and the columns email, phone, birthday. "
-        "Each row needs an e-mail or a phone, and a birth date: 1990-02-28, 28.02.1990 or "
-        "28.02. The file's dates win over a date given in the shop's own sign-up form.",
+        "Each row needs an e-mail address or a phone number, and a date of birth: 1990-02-28, "
+        "28.02.1990 or 28.02. Dates from the file take precedence over those customers enter "
+        "in your shop's sign-up form.",
     },
     "limits": {
         "pl": f"Najwyżej {birthday_csv.MAX_ROWS} wierszy i {birthday_csv.MAX_BYTES // 1024} KB "
-        "w jednym pliku. Wiersze z błędami pomijamy i wypisujemy poniżej; pozostałe zapisujemy.",
+        "w jednym pliku. Wiersze z błędami pomijamy i pokazujemy w raporcie po imporcie; "
+        "pozostałe zapisujemy.",
         "en": f"At most {birthday_csv.MAX_ROWS} rows and {birthday_csv.MAX_BYTES // 1024} KB per "
-        "file. Rows with errors are skipped and listed below; the others are saved.",
+        "file. Rows with errors are skipped and listed after the import; the rest are saved.",
     },
     "file": {"pl": "Plik CSV", "en": "CSV file"},
     "submit": {"pl": "Importuj", "en": "Import"},
-    "back": {"pl": "Wróć do ustawień", "en": "Back to the settings"},
+    "back": {"pl": "Wróć do ustawień", "en": "Back to settings"},
     "imported": {"pl": "Zapisane daty urodzin: {n}.", "en": "Birthdays saved: {n}."},
     "rejected": {"pl": "Pominięte wiersze: {n}.", "en": "Rows skipped: {n}."},
     "line": {"pl": "Wiersz", "en": "Line"},

@@ -116,15 +116,15 @@ TEXTS: dict[str, Text] = {
         "en": "Import birthdays from a CSV file",
     },
     "birthdays_tool_hint": {
-        "pl": "dla klientów, których daty urodzin masz poza sklepem",
-        "en": "for customers whose birthdays you keep outside the shop",
+        "pl": "dla klientów, których daty urodzin masz zapisane poza sklepem",
+        "en": "for customers whose birthdays you keep outside your shop",
     },
     "history_heading": {"pl": "Historia klientów i zamówień", "en": "Customer and order history"},
     "history_hint": {
-        "pl": "Rocznice i statystyki wymagają historii: odczytujemy ją ze sklepu w tle "
-        "(zamówienia z ostatnich 2 lat), nie obciążając go.",
-        "en": "Anniversaries and statistics need history: we read it from your shop (orders of "
-        "the last 2 years) in the background, at a pace your shop can take.",
+        "pl": "Urodziny i rocznice wymagają historii klientów i zamówień. Importujemy ją ze "
+        "sklepu w tle, w tempie, które go nie obciąża (zamówienia z ostatnich dwóch lat).",
+        "en": "Birthdays and anniversaries need this history. We import it from your shop in "
+        "the background, at a pace your shop can handle (orders from the last two years).",
     },
     "history_never": {
         "pl": "Historia nie była jeszcze odczytana.",
