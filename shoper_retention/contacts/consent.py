@@ -80,7 +80,10 @@ def record(
     """Append a row when the state in its scope (the address, or the address within one cart)
     changes, or when a grant gains assurance; None when it said nothing new."""
     requested = cart_id is None and assurance in REQUEST_SCOPE
-    latest = _latest(session, contact.shop_id, channel, address, cart_id, requests=requested)
+    # A request is compared with the earlier requests of its own kind only: a sign-up for
+    # back-in-stock notices says nothing about a birthday form's consent, and the other way.
+    kind = _request_kind(source, assurance) if requested else None
+    latest = _latest(session, contact.shop_id, channel, address, cart_id, requests=kind)
     if latest is not None and latest.granted == granted and latest.assurance == assurance:
         return None
     if requested and granted and latest is not None and latest.granted:
@@ -110,15 +113,21 @@ def _latest(
     address: str,
     cart_id: int | None,
     *,
-    requests: bool = False,
+    requests: str | None = None,
 ) -> Consent | None:
     """The newest row in a scope: a cart's claims, the address level, or (`requests`) the
-    sign-ups that asked for a notice with no cart, which never count at the address level:
-    anyone can post any address."""
+    storefront sign-ups with no cart, which never count at the address level (anyone can post
+    any address): "notice" (back in stock and its confirmation), "marketing" (other forms) or
+    "any"."""
     if cart_id is not None:
         scope = Consent.cart_id == cart_id
-    elif requests:
+    elif requests is not None:
         scope = Consent.cart_id.is_(None) & Consent.assurance.in_(REQUEST_SCOPE)
+        notice = (Consent.assurance == NOTICE_CONFIRMED) | (Consent.source == NOTICE_REQUEST)
+        if requests == "notice":
+            scope &= notice
+        elif requests == "marketing":
+            scope &= ~notice
     else:
         scope = Consent.cart_id.is_(None) & Consent.assurance.not_in(REQUEST_SCOPE)
     return session.scalars(
@@ -144,7 +153,9 @@ def state(
         return "refused"
     if channel == "sms" and sms_refusal(address, shop_config.sms_countries(shop)):
         return "refused"
-    claim = _latest(session, shop.id, channel, address, cart_id, requests=cart_id is None)
+    claim = _latest(
+        session, shop.id, channel, address, cart_id, requests=None if cart_id else "any"
+    )
     known = _latest(session, shop.id, channel, address, None)
     single = (
         cart_id is not None and channel == "email" and shop_config.email_opt_in(shop) == "single"
@@ -227,7 +238,7 @@ def allows_requested(session: Session, shop: Shop, channel: str, address: str | 
         return True
     if not address or current != "pending":
         return False
-    request = _latest(session, shop.id, channel, address, None, requests=True)
+    request = _latest(session, shop.id, channel, address, None, requests="notice")
     if request is not None and request.assurance == NOTICE_CONFIRMED and request.granted:
         return True
     return bool(
@@ -235,6 +246,10 @@ def allows_requested(session: Session, shop: Shop, channel: str, address: str | 
         and shop_config.email_opt_in(shop) == "single"
         and _latest(session, shop.id, channel, address, None) is None
     )
+
+
+def _request_kind(source: str, assurance: str) -> str:
+    return "notice" if assurance == NOTICE_CONFIRMED or source == NOTICE_REQUEST else "marketing"
 
 
 def purpose(claim: Consent) -> str:
