@@ -34,7 +34,7 @@ class IngestReport:
     retried: int = 0  # an unexpected error; the row comes back after a backoff
 
 
-def to_events(shop: Shop, delivery: InboxDelivery, now: datetime) -> Sequence[DomainEvent]:
+def to_events(shop: Shop, delivery: InboxDelivery) -> Sequence[DomainEvent]:
     """A raw delivery into domain events: the storefront's through our own parsers, a
     platform's webhooks through that platform's adapter (platforms/registry.py)."""
     if delivery.source == "storefront":
@@ -95,7 +95,7 @@ def _process_one(
                     # still arrive in the seconds a web worker's secret cache lags behind).
                     raise DomainError("shop not active: delivery ignored")
                 with session.begin_nested():
-                    apply_events(session, shop, to_events(shop, delivery, now), now)
+                    apply_events(session, shop, to_events(shop, delivery), now)
             except DomainError as exc:
                 delivery.status = "failed"
                 delivery.error = exc.message[:500]

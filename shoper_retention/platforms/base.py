@@ -1,7 +1,7 @@
 """What a shop platform is. Core code (the app factory, the worker, ingest, dispatch, the CLI)
 reaches a platform only through this interface and the registry (registry.py), never by name.
 
-A platform package owns everything that differs between Shoper and Ecwid: its install flow
+A platform package owns everything that differs from one platform to another: its install flow
 and app page entry (its own routes), verifying its webhooks and turning them into domain events,
 keeping its tokens fresh, creating coupons, and reading its catalogue."""
 
@@ -48,9 +48,6 @@ class Platform(Protocol):
 
     def wrap_wsgi(self, app: WSGIApp, services: Any) -> WSGIApp:
         """Endpoints served in front of Flask (a fast webhook INSERT); `app` if none."""
-
-    def served_paths(self) -> dict[str, set[str]]:
-        """What `wrap_wsgi` serves ahead of Flask's url_map: route -> methods."""
 
     @staticmethod
     def to_events(shop: Shop, delivery: InboxDelivery) -> Sequence[DomainEvent]:

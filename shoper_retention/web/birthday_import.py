@@ -7,21 +7,18 @@ file too large to read still gets a page in the shop's language, not a bare erro
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint, render_template, request
 from sqlalchemy.orm import Session
 
 from shoper_retention.contacts import birthday_csv
-from shoper_retention.errors import Forbidden, UnknownShop
-from shoper_retention.links import InvalidLink
 from shoper_retention.messaging.locales import language_of
 from shoper_retention.models import Shop
 from shoper_retention.scenarios.settings_schema import say
+from shoper_retention.web import settings_page
 from shoper_retention.web.services import services
 
 blueprint = Blueprint("birthday_import", __name__)
-BUDGET = "birthday import"  # refused form tokens per address (rate_limits)
 
 TEXTS = {
     "title": {"pl": "Import dat urodzin", "en": "Import birthdays"},
@@ -54,30 +51,16 @@ TEXTS = {
 
 
 def _shop(session: Session) -> Shop:
-    """The shop the form token names; a refused token counts against the address's budget."""
-    svc = services()
-    token = request.args.get("t", "")
-    try:
-        if not token:
-            raise Forbidden("missing form token: open the app again from the shop admin")
-        try:
-            shop_id = svc.links.read_settings_form(token, svc.clock())
-        except InvalidLink:
-            raise Forbidden(
-                "this page has expired: open the app again from the shop admin"
-            ) from None
-        shop = session.get(Shop, shop_id)
-        if shop is None or not shop.active:
-            raise UnknownShop("unknown shop")
-    except (Forbidden, UnknownShop):
-        svc.limits.count_failure(BUDGET, request.remote_addr)
-        raise
-    return shop
+    """The shop the form token names, as on the settings page (the token is the CSRF defence);
+    a refused token counts against the address's budget there."""
+    return settings_page.counted(
+        lambda: settings_page.shop_from_token(session, request.args.get("t", ""))
+    )
 
 
 @blueprint.before_request
 def _refuse_guessers() -> None:
-    services().limits.refuse_if_blocked(BUDGET, request.remote_addr)
+    services().limits.refuse_if_blocked(settings_page.BUDGET, request.remote_addr)
 
 
 def _page(shop: Shop, status: int = 200, **values: Any) -> tuple[str, int, dict[str, str]]:
@@ -92,14 +75,7 @@ def _page(shop: Shop, status: int = 200, **values: Any) -> tuple[str, int, dict[
         reasons=birthday_csv.REASONS,
         **values,
     )
-    return body, status, _frame_ancestors(shop)
-
-
-def _frame_ancestors(shop: Shop) -> dict[str, str]:
-    """Shown only inside the shop's own admin (as the settings page is)."""
-    parts = urlsplit(shop.shop_url)
-    origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else "'none'"
-    return {"Content-Security-Policy": f"frame-ancestors 'self' {origin}"}
+    return body, status, settings_page.frame_ancestors(shop)
 
 
 @blueprint.get("/shoper/app/birthdays")

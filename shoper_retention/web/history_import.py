@@ -25,8 +25,8 @@ def _refuse_guessers() -> None:
 def request_history_import() -> Any:
     svc = services()
     with svc.factory() as session, session.begin():
-        shop = settings_page._counted(
-            lambda: settings_page._shop_from_token(session, request.form.get("t"))
+        shop = settings_page.counted(
+            lambda: settings_page.shop_from_token(session, request.form.get("t"))
         )
         history.request_import(session, shop, svc.clock())
     token = svc.links.settings_form_token(shop.id, svc.clock())

@@ -35,7 +35,7 @@ blueprint = Blueprint("settings_page", __name__)
 LAST_MESSAGES = 50
 
 
-def _shop_from_token(session: Session, token: str | None) -> Shop:
+def shop_from_token(session: Session, token: str | None) -> Shop:
     if not token:
         raise Forbidden("missing form token: open the app again from the shop admin")
     try:
@@ -156,7 +156,7 @@ def _render(
         checked=checked,
         local=local,
     )
-    return body, 400 if error else 200, _frame_ancestors(shop)
+    return body, 400 if error else 200, frame_ancestors(shop)
 
 
 def _tools(token: str) -> list[dict[str, Any]]:
@@ -170,7 +170,7 @@ def _tools(token: str) -> list[dict[str, Any]]:
     ]
 
 
-def _frame_ancestors(shop: Shop) -> dict[str, str]:
+def frame_ancestors(shop: Shop) -> dict[str, str]:
     parts = urlsplit(shop.shop_url)
     origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else "'none'"
     return {"Content-Security-Policy": f"frame-ancestors 'self' {origin}"}
@@ -184,7 +184,7 @@ def _refuse_guessers() -> None:
     services().limits.refuse_if_blocked(BUDGET, request.remote_addr)
 
 
-def _counted(find: Callable[[], Shop]) -> Shop:
+def counted(find: Callable[[], Shop]) -> Shop:
     """The shop a request names; a refusal (bad hash, token or shop) counts against its
     address's budget, so someone guessing hashes or tokens is cut off."""
     try:
@@ -200,8 +200,8 @@ def settings_page() -> Any:
     with svc.factory() as session:
         # Entry from the admin (signed iframe parameters), or back after a save (form token).
         token = request.args.get("t")
-        shop = _counted(
-            lambda: _shop_from_token(session, token) if token else _shop_from_app_entry(session)
+        shop = counted(
+            lambda: shop_from_token(session, token) if token else _shop_from_app_entry(session)
         )
         return _render(session, shop, saved=request.args.get("saved") == "1")
 
@@ -211,7 +211,7 @@ def save_settings() -> Any:
     svc = services()
     with svc.factory() as session, session.begin():
         # The form token is the CSRF defence and the shop's identity.
-        shop = _counted(lambda: _shop_from_token(session, request.form.get("t")))
+        shop = counted(lambda: shop_from_token(session, request.form.get("t")))
         try:
             with session.begin_nested():
                 settings_form.apply(session, shop, request.form, svc.box, svc.clock())

@@ -17,9 +17,9 @@ from shoper_retention.commerce.catalogue import CatalogueUnavailable, ProductInf
 from shoper_retention.models import Shop
 from shoper_retention.platforms.shoper import api
 from shoper_retention.platforms.shoper.clients import ShopClients
+from shoper_retention.platforms.shoper.install import PLATFORM
 from shoper_retention.settings import Settings
 
-PLATFORM = "shoper"
 _ID = re.compile(r"[0-9]{1,19}")
 _IMAGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _IMAGE_EXTENSION = re.compile(r"[A-Za-z0-9]{1,5}")

@@ -29,11 +29,11 @@ from shoper_retention.ingest.events import ContactInfo, CustomerSeen, DomainEven
 from shoper_retention.models import Shop
 from shoper_retention.platforms.shoper import api, events
 from shoper_retention.platforms.shoper.clients import ShopClients
+from shoper_retention.platforms.shoper.install import PLATFORM
 from shoper_retention.settings import Settings
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "shoper"
 SOURCE = "shoper history"
 # Oldest first, so orders and customers created while the import runs land on later pages
 # instead of shifting the ones still to read. `order` takes "<field> asc|desc" on any list

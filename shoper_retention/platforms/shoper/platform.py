@@ -43,9 +43,6 @@ class ShoperPlatform:
     def wrap_wsgi(self, app: WSGIApp, services: Any) -> WSGIApp:
         return ShoperWebhookIngest(app, services)
 
-    def served_paths(self) -> dict[str, set[str]]:
-        return dict(ShoperWebhookIngest.routes)
-
     @staticmethod
     def to_events(shop: Shop, delivery: InboxDelivery) -> Sequence[DomainEvent]:
         return events.to_events(

@@ -19,9 +19,9 @@ from shoper_retention.models import Shop
 from shoper_retention.platforms.shoper import api
 from shoper_retention.platforms.shoper.catalogue import read_product
 from shoper_retention.platforms.shoper.clients import ShopClients
+from shoper_retention.platforms.shoper.install import PLATFORM
 from shoper_retention.settings import Settings
 
-PLATFORM = "shoper"
 _ID = re.compile(r"[0-9]{1,19}")
 
 
