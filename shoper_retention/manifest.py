@@ -20,3 +20,8 @@ def load_manifest() -> dict[str, Any]:
 
 def webhook_events(platform: str) -> list[str]:
     return list(load_manifest()["platforms"][platform]["webhooks"]["events"])
+
+
+def scopes(platform: str) -> list[str]:
+    """The access the add-on asks a shop of `platform` for (install checks what it got)."""
+    return list(load_manifest()["platforms"][platform]["scopes"])

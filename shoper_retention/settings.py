@@ -83,6 +83,10 @@ class Settings:
         return bool(self.shoper_app_id and self.shoper_app_secret and self.shoper_appstore_secret)
 
     @property
+    def ecwid_enabled(self) -> bool:
+        return bool(self.ecwid_client_id and self.ecwid_client_secret)
+
+    @property
     def uses_dev_outbox(self) -> bool:
         """No provider at all: every message lands in the dev outbox (the embedded default)."""
         return not self.smsapi_token and not self.smtp_url

@@ -130,7 +130,7 @@ class Worker:
         lease = timedelta(seconds=self.settings.claim_lease_seconds)
 
         def ingest_job() -> None:
-            done = ingest.process_pending(self.factory, now, lease=lease)
+            done = ingest.process_pending(self.factory, now, platforms=self.platforms, lease=lease)
             report.ingested, report.ingest_failed = done.processed, done.failed
             report.ingest_retried = done.retried
 

@@ -24,6 +24,7 @@ from shoper_retention.app import create_app
 from shoper_retention.db import engine_url, make_engine, make_session_factory
 from shoper_retention.migrate import upgrade
 from shoper_retention.models import Base
+from shoper_retention.platforms.registry import Platforms
 from shoper_retention.settings import Settings
 from tests.support import Clock
 
@@ -84,6 +85,11 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         shoper_appstore_secret="appstore-secret",
         mail_from="shop@retention.example",
     )
+
+
+@pytest.fixture
+def platforms(settings: Settings) -> Platforms:
+    return Platforms(settings)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from shoper_retention.db import make_engine, make_session_factory
 from shoper_retention.ingest import inbox
 from shoper_retention.ingest import pipeline as ingest
 from shoper_retention.models import Cart, InboxDelivery, Order, Shop
+from shoper_retention.platforms.registry import Platforms
 from shoper_retention.settings import Settings
 from shoper_retention.worker import Worker
 from tests.support import Clock, cart_snapshot, make_shop, order_payload, post_cart, post_webhook
@@ -85,9 +86,9 @@ def test_a_delivery_from_an_unknown_source_is_marked_failed_with_the_reason_and_
             session,
             inbox.new_row(
                 shop_id=shop.id,
-                source="ecwid",  # no adapter for it in this build
+                source="prestashop",  # no adapter for it
                 event_name="order.created",
-                dedupe_key="ecwid:1",
+                dedupe_key="prestashop:1",
                 body=b'{"eventType": "order.created"}',
                 headers={},
                 now=clock.now,
@@ -100,7 +101,7 @@ def test_a_delivery_from_an_unknown_source_is_marked_failed_with_the_reason_and_
     assert (report.ingested, report.ingest_failed, report.ingest_retried) == (1, 1, 0)
     failed, processed = _deliveries(factory)
     assert failed.status == "failed"
-    assert failed.error == "unknown platform 'ecwid'"
+    assert failed.error == "unknown platform 'prestashop'"
     assert failed.attempts == 0  # retrying would not help: not retried
     assert processed.status == "processed"
     assert _orders(factory) == ["557"]
@@ -173,7 +174,11 @@ def test_two_workers_draining_the_same_inbox_apply_each_delivery_once(
         engine = make_engine(settings.database_url)  # each worker its own connections
         try:
             start.wait()
-            reports.append(ingest.process_pending(make_session_factory(engine), clock.now, limit=3))
+            reports.append(
+                ingest.process_pending(
+                    make_session_factory(engine), clock.now, platforms=Platforms(settings), limit=3
+                )
+            )
         except BaseException as exc:  # surfaced below, not lost in the thread
             errors.append(exc)
         finally:

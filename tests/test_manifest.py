@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 
 import shoper_retention
 from shoper_retention.manifest import MANIFEST_PATH, webhook_events
+from shoper_retention.platforms.ecwid import events as ecwid_events
 from shoper_retention.platforms.shoper import events as shoper_events
 from shoper_retention.scenarios import registry
 
@@ -68,6 +69,15 @@ def test_every_shoper_event_in_the_manifest_has_a_handler_and_every_handler_is_s
     assert len(events) == len(set(events)), "an event is listed twice"
     assert set(events) == set(shoper_events.HANDLERS)
     assert webhook_events("shoper") == events  # what install registers at Shoper
+
+
+def test_every_ecwid_event_in_the_manifest_has_a_handler_and_every_handler_is_subscribed() -> None:
+    """Ecwid's events are declared in the app's registration at Ecwid (not created over REST):
+    the manifest is the list to give Ecwid, and the webhook endpoint keeps only these."""
+    events = _manifest()["platforms"]["ecwid"]["webhooks"]["events"]
+    assert len(events) == len(set(events)), "an event is listed twice"
+    assert set(events) == set(ecwid_events.HANDLERS)
+    assert webhook_events("ecwid") == events
 
 
 def test_a_planned_platform_names_no_paths_and_no_events_until_it_is_built() -> None:

@@ -13,18 +13,19 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from shoper_retention.errors import DomainError
+from shoper_retention.errors import DomainError, UpstreamFailed
 from shoper_retention.ingest import inbox, state, storefront_forms
 from shoper_retention.ingest.events import (
     DomainEvent,
     ShopUninstalled,
 )
 from shoper_retention.models import InboxDelivery, Shop
-from shoper_retention.platforms.registry import platform_of
+from shoper_retention.platforms.base import PlatformSet
 from shoper_retention.scenarios import registry
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)  # the worker passes settings.claim_lease_seconds
+UPSTREAM_BACKOFF = timedelta(minutes=2)
 
 
 @dataclass
@@ -34,14 +35,17 @@ class IngestReport:
     retried: int = 0  # an unexpected error; the row comes back after a backoff
 
 
-def to_events(shop: Shop, delivery: InboxDelivery) -> Sequence[DomainEvent]:
+def to_events(platforms: PlatformSet, shop: Shop, delivery: InboxDelivery) -> Sequence[DomainEvent]:
     """A raw delivery into domain events: the storefront's through our own parsers, a
     platform's webhooks through that platform's adapter (platforms/registry.py)."""
     if delivery.source == "storefront":
         return storefront_forms.to_events(
             shop, delivery.event_name, delivery.body, delivery.received_at
         )
-    return platform_of(delivery.source).to_events(shop, delivery)
+    platform = platforms.by_name.get(delivery.source)
+    if platform is None:
+        raise DomainError(f"unknown platform {delivery.source!r}")
+    return platform.to_events(shop, delivery)
 
 
 def apply_events(
@@ -58,11 +62,19 @@ def apply_events(
 
 
 def process_pending(
-    factory: sessionmaker[Session], now: datetime, limit: int = 200, lease: timedelta = LEASE
+    factory: sessionmaker[Session],
+    now: datetime,
+    *,
+    platforms: PlatformSet,
+    limit: int = 200,
+    lease: timedelta = LEASE,
 ) -> IngestReport:
     """Claim pending deliveries in batches and process each in its own transaction, until none
     is left. A worker that dies mid-batch leaves its claims to run out after `lease`."""
     report = IngestReport()
+    # Shops whose platform did not answer in this pass: their other deliveries wait too,
+    # instead of each spending its own timeout on the same outage.
+    unanswered: set[int] = set()
     while True:
         with factory() as session, session.begin():
             batch = inbox.claim(session, now, limit, lease)
@@ -70,37 +82,69 @@ def process_pending(
         if not ids:
             return report
         for delivery_id, token in ids:
-            _process_one(factory, delivery_id, token, now, report)
+            _process_one(factory, platforms, delivery_id, token, now, report, unanswered)
         if len(ids) < limit:
             return report
 
 
 def _process_one(
     factory: sessionmaker[Session],
+    platforms: PlatformSet,
     delivery_id: int,
     token: str | None,
     now: datetime,
     report: IngestReport,
+    unanswered: set[int],
 ) -> None:
+    """Read the delivery into events first, with no transaction open: a platform whose bodies
+    are not signed is asked over HTTP, and on SQLite an open transaction holds the write lock
+    every web request needs. Then apply the events in one transaction, if the claim is still
+    ours."""
     try:
-        with factory() as session, session.begin():
-            delivery = session.get(InboxDelivery, delivery_id, with_for_update=True)
+        with factory() as session:
+            delivery = session.get(InboxDelivery, delivery_id)
             if delivery is None or delivery.claim_token != token or delivery.status != "pending":
                 return  # someone else took it after our lease ran out
             shop = session.get(Shop, delivery.shop_id)
             assert shop is not None
+        events: Sequence[DomainEvent] = ()
+        problem: DomainError | None = None
+        if not shop.active:
+            # Uninstalled: we keep no new data about its customers (a delivery can still
+            # arrive in the seconds a web worker's secret cache lags behind).
+            problem = DomainError("shop not active: delivery ignored")
+        elif shop.id in unanswered and delivery.source != "storefront":
+            problem = UpstreamFailed("waiting: the platform did not answer")
+        else:
             try:
-                if not shop.active:
-                    # Uninstalled: we keep no new data about its customers (a delivery can
-                    # still arrive in the seconds a web worker's secret cache lags behind).
-                    raise DomainError("shop not active: delivery ignored")
-                with session.begin_nested():
-                    apply_events(session, shop, to_events(shop, delivery), now)
+                events = to_events(platforms, shop, delivery)
             except DomainError as exc:
+                problem = exc
+        with factory() as session, session.begin():
+            delivery = session.get(InboxDelivery, delivery_id, with_for_update=True)
+            if delivery is None or delivery.claim_token != token or delivery.status != "pending":
+                return
+            shop = session.get(Shop, delivery.shop_id)
+            assert shop is not None
+            if problem is None:
+                try:
+                    with session.begin_nested():
+                        apply_events(session, shop, events, now)
+                except DomainError as exc:
+                    problem = exc
+            if isinstance(problem, UpstreamFailed):
+                # The platform could not answer (its bodies are read back before use): the
+                # delivery waits, however long the outage, without using up its attempts.
+                _retry_later(delivery, now + UPSTREAM_BACKOFF, problem.message)
+                unanswered.add(shop.id)
+                report.retried += 1
+                log.warning("inbox %s waits for its platform: %s", delivery_id, problem.message)
+                return
+            if problem is not None:
                 delivery.status = "failed"
-                delivery.error = exc.message[:500]
+                delivery.error = problem.message[:500]
                 report.failed += 1
-                log.warning("inbox %s failed: %s", delivery_id, exc.message)
+                log.warning("inbox %s failed: %s", delivery_id, problem.message)
             else:
                 delivery.status = "processed"
                 report.processed += 1
@@ -114,13 +158,22 @@ def _process_one(
             if delivery is None or delivery.claim_token != token:
                 return
             delivery.attempts += 1
-            delivery.claim_token = None
-            # The claim's lease doubles as the backoff: the row is claimable again after it.
-            delivery.lease_until = now + timedelta(seconds=30 * 2**delivery.attempts)
-            delivery.error = f"unexpected error ({type(exc).__name__}); see the worker log"[:500]
+            _retry_later(
+                delivery,
+                now + timedelta(seconds=30 * 2**delivery.attempts),
+                f"unexpected error ({type(exc).__name__}); see the worker log",
+            )
             if delivery.attempts >= inbox.MAX_ATTEMPTS:
                 delivery.status = "failed"
                 delivery.processed_at = now
                 report.failed += 1
             else:
                 report.retried += 1
+
+
+def _retry_later(delivery: InboxDelivery, at: datetime, reason: str) -> None:
+    """Give the claim back; its lease doubles as the backoff (claimable again after `at`)."""
+    delivery.claim_token = None
+    delivery.lease_until = at
+    delivery.error = reason[:500]
+

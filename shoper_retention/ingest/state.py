@@ -45,7 +45,20 @@ def apply(session: Session, shop: Shop, event: DomainEvent, now: datetime) -> No
     elif isinstance(event, (StockReported, ProductDeleted, RestockRequested)):
         _apply_stock_event(session, shop, event, now)
     elif isinstance(event, ShopUninstalled):
-        outbox.cancel_pending(session, shop.id, "shop uninstalled", now)
+        uninstall(session, shop, now)
+
+
+def uninstall(session: Session, shop: Shop, now: datetime) -> None:
+    """The merchant removed the app: nothing more goes out, and no credential of theirs is
+    kept. Data already stored stays until the operator deletes the shop (a re-install picks up
+    where it left off)."""
+    shop.status = "uninstalled"
+    shop.uninstalled_at = now
+    shop.access_token_enc = shop.refresh_token_enc = shop.webhook_secret_enc = None
+    shop.token_expires_at = None
+    shop.webhook_ids = []
+    shop.webhooks_registered = False
+    outbox.cancel_pending(session, shop.id, "shop uninstalled", now)
 
 
 def _apply_platform_consent(

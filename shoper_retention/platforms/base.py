@@ -26,8 +26,8 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 class Platform(Protocol):
-    """`to_events`, `waiting_reason` and `webhook_url` need no instance (ingest and dispatch
-    call them on the class); the rest talk to the platform with the server's credentials."""
+    """`waiting_reason` and `webhook_url` need no instance (dispatch and the CLI call them on
+    the class); the rest talk to the platform with the server's credentials."""
 
     name: str  # Shop.platform and InboxDelivery.source for its webhooks
 
@@ -49,9 +49,10 @@ class Platform(Protocol):
     def wrap_wsgi(self, app: WSGIApp, services: Any) -> WSGIApp:
         """Endpoints served in front of Flask (a fast webhook INSERT); `app` if none."""
 
-    @staticmethod
-    def to_events(shop: Shop, delivery: InboxDelivery) -> Sequence[DomainEvent]:
-        """A stored, verified webhook delivery as domain events; DomainError if unreadable."""
+    def to_events(self, shop: Shop, delivery: InboxDelivery) -> Sequence[DomainEvent]:
+        """A stored, verified webhook delivery as domain events; DomainError if unreadable,
+        UpstreamFailed when the platform must be asked and cannot answer now (the delivery
+        waits and is tried again: a platform whose bodies are not signed is read back)."""
 
     @staticmethod
     def waiting_reason(shop: Shop) -> str | None:
@@ -69,6 +70,9 @@ class Platform(Protocol):
 
     def coupon_creator(self, session: Session, now: datetime) -> CreateAtPlatform:
         """Creates unique coupon codes at the platform, in the caller's transaction."""
+
+    def admin_origins(self, shop: Shop) -> Sequence[str]:
+        """Origins of the shop's admin, which frames the settings page (CSP frame-ancestors)."""
 
     @staticmethod
     def webhook_url(public_url: str, shop: Shop) -> str:

@@ -16,12 +16,13 @@ from shoper_retention.errors import DomainError
 from shoper_retention.messaging.coupons import CouponUnavailable, CreateAtPlatform
 from shoper_retention.models import Shop
 from shoper_retention.platforms.base import Platform
-from shoper_retention.platforms.shoper.install import PLATFORM
+from shoper_retention.platforms.ecwid.platform import EcwidPlatform
 from shoper_retention.platforms.shoper.platform import ShoperPlatform
 from shoper_retention.settings import Settings
 
 PLATFORMS: dict[str, type[Platform]] = {
-    PLATFORM: ShoperPlatform,
+    ShoperPlatform.name: ShoperPlatform,
+    EcwidPlatform.name: EcwidPlatform,
 }
 
 

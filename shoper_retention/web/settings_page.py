@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -171,9 +170,11 @@ def _tools(token: str) -> list[dict[str, Any]]:
 
 
 def frame_ancestors(shop: Shop) -> dict[str, str]:
-    parts = urlsplit(shop.shop_url)
-    origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else "'none'"
-    return {"Content-Security-Policy": f"frame-ancestors 'self' {origin}"}
+    """Only the shop's own admin may frame the page (its platform names the origins)."""
+    platform = services().platforms.by_name.get(shop.platform)
+    origins = list(platform.admin_origins(shop)) if platform is not None else []
+    allowed = " ".join(origins) or "'none'"
+    return {"Content-Security-Policy": f"frame-ancestors 'self' {allowed}"}
 
 
 BUDGET = "settings page"  # refused entries (bad hash or form token) per address (rate_limits)
@@ -197,13 +198,19 @@ def counted(find: Callable[[], Shop]) -> Shop:
 @blueprint.get("/shoper/app")
 def settings_page() -> Any:
     svc = services()
-    with svc.factory() as session:
+    # Writable: a platform may store what its entry brings (Ecwid hands over its token here).
+    with svc.factory() as session, session.begin():
         # Entry from the admin (signed iframe parameters), or back after a save (form token).
         token = request.args.get("t")
         shop = counted(
             lambda: shop_from_token(session, token) if token else _shop_from_app_entry(session)
         )
         return _render(session, shop, saved=request.args.get("saved") == "1")
+
+
+# Ecwid's admin opens the same page with its own signed entry (?payload=); after that the form
+# token carries the shop, so saves and links go to the one path whatever the platform.
+blueprint.add_url_rule("/ecwid/app", "ecwid_entry", settings_page)
 
 
 @blueprint.post("/shoper/app/settings")

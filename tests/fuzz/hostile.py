@@ -52,6 +52,20 @@ def to_json(value: Any, *, ascii_only: bool) -> bytes:
     return json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
 
 
+def is_standard_json(body: bytes) -> bool:
+    """Whether `body` is JSON as RFC 8259 has it: json.dumps also writes NaN and Infinity,
+    which no standard parser (ours included) reads as numbers."""
+
+    def refuse(constant: str) -> None:
+        raise ValueError(constant)
+
+    try:
+        json.loads(body, parse_constant=refuse)
+    except ValueError:
+        return False
+    return True
+
+
 @st.composite
 def json_bodies(draw: st.DrawFn, values: st.SearchStrategy[Any] = json_values) -> bytes:
     return to_json(draw(values), ascii_only=draw(st.booleans()))

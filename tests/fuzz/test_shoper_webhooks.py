@@ -81,9 +81,9 @@ def deliver(client: Any, ref: str, body: bytes, headers: dict[str, str], **envir
     )
 
 
-def no_crash_in_ingest(factory: Any, clock: Any) -> None:
+def no_crash_in_ingest(factory: Any, platforms: Any, clock: Any) -> None:
     """Signed junk may fail in the worker (recorded on the row), never crash it."""
-    process_pending(factory, clock.now)
+    process_pending(factory, clock.now, platforms=platforms)
     with factory() as session:
         rows = session.execute(
             select(InboxDelivery.id, InboxDelivery.status, InboxDelivery.error, InboxDelivery.body)
@@ -97,7 +97,7 @@ def no_crash_in_ingest(factory: Any, clock: Any) -> None:
 
 
 def test_signed_deliveries_of_any_body_and_event_never_500_and_store_only_when_accepted(
-    client, factory, shop, clock
+    client, factory, platforms, shop, clock
 ):  # type: ignore[no-untyped-def]
     @given(
         body=signed_bodies,
@@ -130,7 +130,7 @@ def test_signed_deliveries_of_any_body_and_event_never_500_and_store_only_when_a
             assert answer_data["error"] == "too_large" or answer_data["field"] == "X-Webhook-Name"
 
     run()
-    no_crash_in_ingest(factory, clock)
+    no_crash_in_ingest(factory, platforms, clock)
 
 
 @st.composite

@@ -156,9 +156,9 @@ def check(client: Any, factory: Any, shop: ShopHandle, body: bytes, **request: A
     return status
 
 
-def ingest_everything_accepted(factory: Any, clock: Any) -> None:
+def ingest_everything_accepted(factory: Any, platforms: Any, clock: Any) -> None:
     """The worker parses what the edge accepted again: it must not fail on any of it."""
-    process_pending(factory, clock.now)
+    process_pending(factory, clock.now, platforms=platforms)
     with factory() as session:
         rows = session.execute(
             select(InboxDelivery.id, InboxDelivery.status, InboxDelivery.error, InboxDelivery.body)
@@ -168,7 +168,7 @@ def ingest_everything_accepted(factory: Any, clock: Any) -> None:
 
 
 def test_random_bytes_and_json_never_500_and_store_nothing_unless_accepted(
-    client, factory, shop, clock
+    client, factory, platforms, shop, clock
 ):  # type: ignore[no-untyped-def]
     @given(
         body=st.one_of(st.binary(max_size=300), json_bodies(), deep_bodies),
@@ -184,11 +184,11 @@ def test_random_bytes_and_json_never_500_and_store_nothing_unless_accepted(
         assert status != 202 or json.loads(body).get("cart_id")
 
     run()
-    ingest_everything_accepted(factory, clock)
+    ingest_everything_accepted(factory, platforms, clock)
 
 
 def test_near_valid_snapshots_are_accepted_or_refused_naming_a_field_and_never_500(
-    client, factory, shop, clock
+    client, factory, platforms, shop, clock
 ):  # type: ignore[no-untyped-def]
     @given(
         snapshot=near_valid_snapshots(datetime(2026, 3, 3, 8, 0, tzinfo=UTC)),
@@ -212,7 +212,7 @@ def test_near_valid_snapshots_are_accepted_or_refused_naming_a_field_and_never_5
         check(client, factory, shop, body, content_type=content_type, origin=origin)
 
     run()
-    ingest_everything_accepted(factory, clock)
+    ingest_everything_accepted(factory, platforms, clock)
 
 
 def test_a_string_in_a_snapshot_with_a_control_character_or_lone_surrogate_is_refused(

@@ -113,8 +113,10 @@ def check(
     return status
 
 
-def ingest_and_check_the_shops_birthday_held(factory: Any, clock: Any, shop: ShopHandle) -> None:
-    process_pending(factory, clock.now)
+def ingest_and_check_the_shops_birthday_held(
+    factory: Any, platforms: Any, clock: Any, shop: ShopHandle
+) -> None:
+    process_pending(factory, clock.now, platforms=platforms)
     with factory() as session:
         rows = session.execute(
             select(InboxDelivery.id, InboxDelivery.status, InboxDelivery.error)
@@ -128,7 +130,9 @@ def ingest_and_check_the_shops_birthday_held(factory: Any, clock: Any, shop: Sho
     assert all(md is None or 101 <= md <= 1231 and 1 <= md % 100 <= 31 for md in birthdays)
 
 
-def test_random_bodies_never_500_and_store_nothing_unless_accepted(client, factory, shop, clock):  # type: ignore[no-untyped-def]
+def test_random_bodies_never_500_and_store_nothing_unless_accepted(
+    client, factory, platforms, shop, clock
+):  # type: ignore[no-untyped-def]
     @given(
         body=st.one_of(st.binary(max_size=300), json_bodies(), deep_bodies),
         origin=st.sampled_from([None, SHOP_ORIGIN, "https://evil.example"]),
@@ -139,11 +143,11 @@ def test_random_bodies_never_500_and_store_nothing_unless_accepted(client, facto
         check(client, factory, shop, body, origin, key)
 
     run()
-    ingest_and_check_the_shops_birthday_held(factory, clock, shop)
+    ingest_and_check_the_shops_birthday_held(factory, platforms, clock, shop)
 
 
 def test_near_valid_sign_ups_are_accepted_or_refused_and_never_beat_the_shops_record(
-    client, factory, shop, clock
+    client, factory, platforms, shop, clock
 ):  # type: ignore[no-untyped-def]
     @given(
         signup=near_valid_signups(),
@@ -160,4 +164,4 @@ def test_near_valid_sign_ups_are_accepted_or_refused_and_never_beat_the_shops_re
         check(client, factory, shop, body, SHOP_ORIGIN, shop.public_key)
 
     run()
-    ingest_and_check_the_shops_birthday_held(factory, clock, shop)
+    ingest_and_check_the_shops_birthday_held(factory, platforms, clock, shop)

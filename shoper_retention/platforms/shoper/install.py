@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from shoper_retention.commerce import history
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.errors import BadInput, Forbidden, UnknownShop, UpstreamFailed
+from shoper_retention.ingest import state
 from shoper_retention.manifest import webhook_events
-from shoper_retention.messaging import outbox
 from shoper_retention.messaging.coupons import CouponUnavailable, CreateAtPlatform
 from shoper_retention.messaging.locales import language_of
 from shoper_retention.models import Shop
@@ -81,7 +81,7 @@ class ShoperInstaller:
         elif shop is None:
             raise UnknownShop("unknown shop")
         elif action == "uninstall":
-            self._uninstall(session, shop, now)
+            state.uninstall(session, shop, now)
         elif action == "upgrade":
             shop.app_version = form.get("application_version", "")[:32]
         # billing_install / billing_subscription: acknowledged; billing is not modelled yet.
@@ -146,15 +146,6 @@ class ShoperInstaller:
                 raise
             log.info("Shoper shop moved from %s to %s", shop_url, moved)
             return api.exchange_code(self.http, moved, app_id, app_secret, code, now), moved
-
-    def _uninstall(self, session: Session, shop: Shop, now: datetime) -> None:
-        shop.status = "uninstalled"
-        shop.uninstalled_at = now
-        shop.access_token_enc = shop.refresh_token_enc = shop.webhook_secret_enc = None
-        shop.token_expires_at = None
-        shop.webhook_ids = []
-        shop.webhooks_registered = False
-        outbox.cancel_pending(session, shop.id, "shop uninstalled", now)
 
     # --- set-up that needs REST ------------------------------------------------------------
     def finish_setup(

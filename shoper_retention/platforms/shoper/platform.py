@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from flask import Blueprint
@@ -43,8 +44,7 @@ class ShoperPlatform:
     def wrap_wsgi(self, app: WSGIApp, services: Any) -> WSGIApp:
         return ShoperWebhookIngest(app, services)
 
-    @staticmethod
-    def to_events(shop: Shop, delivery: InboxDelivery) -> Sequence[DomainEvent]:
+    def to_events(self, shop: Shop, delivery: InboxDelivery) -> Sequence[DomainEvent]:
         return events.to_events(
             delivery.event_name,
             delivery.body,
@@ -69,6 +69,11 @@ class ShoperPlatform:
 
     def coupon_creator(self, session: Session, now: datetime) -> CreateAtPlatform:
         return self.installer.coupon_creator(session, now)
+
+    def admin_origins(self, shop: Shop) -> Sequence[str]:
+        # The Shoper admin lives on the shop's own domain (<shop_url>/admin).
+        parts = urlsplit(shop.shop_url)
+        return [f"{parts.scheme}://{parts.netloc}"] if parts.netloc else []
 
     @staticmethod
     def webhook_url(public_url: str, shop: Shop) -> str:

@@ -1,0 +1,1 @@
+"""Ecwid App Market adapter: webhook and iframe signatures, install, and the REST/OAuth client."""
