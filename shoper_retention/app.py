@@ -60,6 +60,7 @@ def create_app(
         shopper_links,
         smsapi_reports,
         storefront,
+        widget,
     )
 
     for blueprint in (
@@ -70,6 +71,7 @@ def create_app(
         settings_page.blueprint,
         birthday_import.blueprint,
         history_import.blueprint,
+        widget.blueprint,
     ):
         app.register_blueprint(blueprint)
     for platform in svc.platforms:

@@ -6,6 +6,7 @@ code never digs in dicts."""
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from datetime import time
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,14 @@ DEFAULTS: dict[str, Any] = {
     "email": {"from": "", "reply_to": ""},
     "quiet_hours": {"sms": ["09:00", "20:00"], "email": ["08:00", "21:00"]},
     "frequency_cap": {"sms": 1, "email": 2},  # per contact per 24 h, across scenarios
+    # The storefront widget (web/widget.py): which forms it shows, and the consent text beside
+    # the checkout's e-mail field. Empty texts mean the defaults below; `n` counts the texts
+    # the merchant saved (the defaults are 1), so every change gets a new version as proof.
+    "widget": {
+        "restock_form": False,
+        "birthday_form": False,
+        "consent": {"pl": "", "en": "", "n": 1, "version": ""},
+    },
 }
 
 
@@ -102,3 +111,38 @@ def customer_birthday_field(shop: Shop) -> int:
         return max(0, int(raw))
     except (TypeError, ValueError):
         return 0
+
+
+# The consent text a shop shows until its merchant writes its own: what the box beside the
+# checkout's e-mail field grants (cart reminders and offers by e-mail), and how to take it back.
+DEFAULT_CONSENT_TEXT = {
+    "pl": "Chcę otrzymywać od sklepu e-maile z przypomnieniem o niedokończonych zakupach "
+    "i z ofertami. Mogę zrezygnować w każdej chwili, klikając link w wiadomości.",
+    "en": "I'd like e-mails from the shop reminding me of an unfinished purchase, and its "
+    "offers. I can unsubscribe at any time with the link in each message.",
+}
+DEFAULT_CONSENT_VERSION = "v1-default"
+
+
+@dataclass(frozen=True)
+class WidgetSettings:
+    restock_form: bool
+    birthday_form: bool
+    consent_text: dict[str, str]  # per language, the merchant's or the default
+    consent_version: str  # goes with every consent the widget reports (consent_text_version)
+    consent_count: int  # texts saved so far (1: still the default)
+
+
+def widget(shop: Shop) -> WidgetSettings:
+    stored = merged(shop.settings)["widget"]
+    consent = stored["consent"]
+    texts = {
+        lang: str(consent.get(lang) or "") or DEFAULT_CONSENT_TEXT[lang] for lang in ("pl", "en")
+    }
+    return WidgetSettings(
+        restock_form=bool(stored["restock_form"]),
+        birthday_form=bool(stored["birthday_form"]),
+        consent_text=texts,
+        consent_version=str(consent.get("version") or DEFAULT_CONSENT_VERSION),
+        consent_count=max(1, int(consent.get("n") or 1)),
+    )

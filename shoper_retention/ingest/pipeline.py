@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shoper_retention.errors import DomainError, UpstreamFailed
@@ -126,6 +127,7 @@ def _process_one(
                 return
             shop = session.get(Shop, delivery.shop_id)
             assert shop is not None
+            note_widget_seen(session, shop, delivery)
             if problem is None:
                 try:
                     with session.begin_nested():
@@ -177,3 +179,15 @@ def _retry_later(delivery: InboxDelivery, at: datetime, reason: str) -> None:
     delivery.lease_until = at
     delivery.error = reason[:500]
 
+
+def note_widget_seen(session: Session, shop: Shop, delivery: InboxDelivery) -> None:
+    """The first delivery from the shop's pages tells the settings page since when its widget is
+    live. Once set, this costs nothing (the shop row is loaded); the guarded UPDATE lets two
+    workers race without moving the time."""
+    if delivery.source != "storefront" or shop.widget_seen_at is not None:
+        return
+    session.execute(
+        update(Shop)
+        .where(Shop.id == shop.id, Shop.widget_seen_at.is_(None))
+        .values(widget_seen_at=delivery.received_at)
+    )

@@ -108,6 +108,62 @@ TEXTS: dict[str, Text] = {
         "en": "Times are in your shop's time zone ({zone}). A message due outside these hours "
         "waits for the next allowed minute.",
     },
+    # The storefront widget
+    "widget_heading": {"pl": "Widżet w sklepie", "en": "Storefront widget"},
+    "widget_about": {
+        "pl": "Skrypt na stronach sklepu śledzi koszyk, zapamiętuje adres e-mail i telefon "
+        "podane w koszyku oraz zgodę zaznaczoną przez klienta, a także wyświetla formularze, "
+        "które włączysz poniżej.",
+        "en": "A script on your shop's pages follows the cart, keeps the e-mail and phone given "
+        "at checkout and the consent the shopper ticks, and shows the forms you switch on "
+        "below.",
+    },
+    "widget_seen": {"pl": "Widżet działa od {since}.", "en": "Widget active since {since}."},
+    "widget_not_seen": {
+        "pl": "Widżet jeszcze się nie odezwał: ze stron sklepu nie dotarło żadne zdarzenie.",
+        "en": "Not seen yet: no event from your shop's pages has arrived.",
+    },
+    "widget_restock": {
+        "pl": "Formularz „Powiadom mnie, gdy produkt wróci” na stronach niedostępnych produktów",
+        "en": "A “Tell me when it's back” form on out-of-stock product pages",
+    },
+    "widget_restock_hint": {
+        "pl": "Powiadomienia wychodzą, gdy włączone są „Powiadomienia o dostępności”; do tego "
+        "czasu zapisy czekają.",
+        "en": "Notices go out while “Back in stock” is on; until then, sign-ups wait.",
+    },
+    "widget_birthday": {
+        "pl": "Formularz „Prezent na urodziny”",
+        "en": "A “Birthday gift” sign-up form",
+    },
+    "widget_birthday_hint": {
+        "pl": "Pojawi się w elemencie z atrybutem data-shoper-retention=\"birthday\", jeśli "
+        "dodasz taki do szablonu sklepu; w przeciwnym razie jako niewielki blok nad stopką "
+        "strony.",
+        "en": "It appears inside an element with data-shoper-retention=\"birthday\" if you add "
+        "one to your shop's template; otherwise as a small block above the page footer.",
+    },
+    "widget_consent_hint": {
+        "pl": "Pole wyboru z tą treścią pojawia się przy polu e-mail w koszyku i w formularzu "
+        "urodzinowym; klient zaznacza je sam. Każda zmiana treści zapisuje jej nową wersję "
+        "(teraz: {version}), przechowywaną przy każdej zgodzie jako dowód. Puste pole "
+        "przywraca treść domyślną.",
+        "en": "A checkbox with this text appears beside the e-mail field at checkout and in "
+        "the birthday form; the shopper ticks it themselves. Every change of the text saves "
+        "a new version (now: {version}), kept with each consent as proof. A blank field "
+        "restores the default text.",
+    },
+    "widget_snippet": {"pl": "Kod do wklejenia", "en": "Code to paste"},
+    "widget_snippet_hint": {
+        "pl": "Wklej ten kod do szablonu sklepu tak, aby wczytywał się na każdej stronie, także "
+        "w koszyku: bez niego widżet nie działa.",
+        "en": "Paste this code into your shop's template so that it loads on every page, the "
+        "basket included: the widget does not work without it.",
+    },
+    "widget_ecwid": {
+        "pl": "W sklepie Ecwid widżet wczytuje się sam.",
+        "en": "On Ecwid the widget loads by itself.",
+    },
     "save": {"pl": "Zapisz ustawienia", "en": "Save settings"},
     # The data area (imports and the like)
     "data_heading": {"pl": "Dane", "en": "Data"},
@@ -177,7 +233,8 @@ FIELD_LABELS: dict[str, Text] = {
     "email_opt_in": {
         "pl": "Zgoda na e-maile zaznaczona w sklepie",
         "en": "E-mail consent ticked in your shop",
-    },
+    },    "widget_consent_pl": {"pl": "Treść zgody po polsku", "en": "Consent text in Polish"},
+    "widget_consent_en": {"pl": "Treść zgody po angielsku", "en": "Consent text in English"},
 }
 
 

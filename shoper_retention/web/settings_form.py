@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 from sqlalchemy import delete
@@ -25,6 +26,9 @@ from shoper_retention.scenarios.settings_schema import LANGUAGES, Text, say
 from shoper_retention.web.page_texts import FIELD_LABELS
 
 SENDER_RE = re.compile(r"[A-Za-z0-9 .\-]{1,11}")  # SMSAPI: at most 11 of a-zA-Z0-9 -.
+CONSENT_TEXT_MAX = 500
+CONSENT_HISTORY = 50  # earlier consent texts kept with their versions, as proof
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def switchable() -> list[Scenario]:
@@ -67,6 +71,7 @@ def apply(
     email_opt_in = form.get("email_opt_in", "confirmed")
     if email_opt_in not in shop_config.EMAIL_OPT_IN:
         raise BadInput("unknown choice", field="email_opt_in")
+    widget = _widget(shop, form, now) if "widget__section" in form else None
     quiet: dict[str, list[str]] = {}
     for channel in ("sms", "email"):
         start = _clock_time(form, f"{channel}_from")
@@ -86,6 +91,8 @@ def apply(
         "email": {"from": mail_from},
         "quiet_hours": quiet,
     }
+    if widget is not None:
+        changes["widget"] = widget
     shop_config.update(shop, changes)
     token = form.get("smsapi_token", "").strip()
     if token:
@@ -94,6 +101,39 @@ def apply(
         shop.smsapi_token_enc = None
     # The merchant changed the configuration: let the paused channels try again.
     session.execute(delete(ChannelPause).where(ChannelPause.shop_id == shop.id))
+
+
+def _widget(shop: Shop, form: Mapping[str, str], now: datetime) -> dict[str, Any]:
+    """The storefront widget's section. A changed consent text gets the next version
+    (`v3-2026-12-04`, the date in the shop's zone): the widget sends it with every consent, and
+    the texts it replaced stay listed with their versions, so each consent names its words."""
+    current = shop_config.widget(shop)
+    texts: dict[str, str] = {}
+    for language in LANGUAGES:
+        name = f"widget_consent_{language}"
+        text = " ".join(form.get(name, "").split())  # one paragraph, however it was typed
+        if len(text) > CONSENT_TEXT_MAX or _CONTROL.search(text):
+            raise BadInput(f"one line of at most {CONSENT_TEXT_MAX} characters", field=name)
+        texts[language] = text
+    effective = {lang: texts[lang] or shop_config.DEFAULT_CONSENT_TEXT[lang] for lang in texts}
+    stored = shop_config.merged(shop.settings)["widget"]["consent"]
+    history: list[dict[str, str]] = list(stored.get("history") or [])
+    consent: dict[str, Any] = {
+        **texts,
+        "n": current.consent_count,
+        "version": current.consent_version,
+        "history": history,
+    }
+    if effective != current.consent_text:
+        count = current.consent_count + 1
+        day = now.astimezone(ZoneInfo(shop.timezone)).date().isoformat()
+        history.append({"version": current.consent_version, **current.consent_text})
+        consent.update(n=count, version=f"v{count}-{day}", history=history[-CONSENT_HISTORY:])
+    return {
+        "restock_form": form.get("widget_restock") == "on",
+        "birthday_form": form.get("widget_birthday") == "on",
+        "consent": consent,
+    }
 
 
 def _on_the_form(scenario: Scenario, form: Mapping[str, str]) -> bool:

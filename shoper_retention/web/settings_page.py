@@ -141,6 +141,7 @@ def _render(
             for s in settings_form.switchable()
         ],
         tools=_tools(token),
+        widget=_widget_section(shop),
         history=history.progress(session, shop),
         history_url=url_for("history_import.request_history_import"),
         t=page_texts.translator(language),
@@ -156,6 +157,19 @@ def _render(
         local=local,
     )
     return body, 400 if error else 200, frame_ancestors(shop)
+
+
+def _widget_section(shop: Shop) -> dict[str, Any]:
+    """The storefront widget's card: its forms and consent text, since when the widget is
+    live, and the line to paste where the platform does not load it by itself (Ecwid does,
+    through the app's registered script)."""
+    base = services().settings.public_url.rstrip("/")
+    src = f"{base}/storefront/{shop.public_key}/widget.js"
+    return {
+        "config": shop_config.widget(shop),
+        "seen_at": shop.widget_seen_at,
+        "snippet": "" if shop.platform == "ecwid" else f'<script async src="{src}"></script>',
+    }
 
 
 def _tools(token: str) -> list[dict[str, Any]]:
