@@ -26,6 +26,9 @@ METHODS = {
     "endpoint": {"POST"},  # webhooks
     "oauth_callback": {"GET"},
     "widget": {"GET"},
+    "storefront_script": {"GET"},  # Ecwid's app-wide loader
+    "errors": {"POST"},
+    "cart": {"GET"},
     "events": {"POST"},  # storefront cart events (the webhook "events" is a list, not a path)
     "restock": {"POST"},
     "birthday": {"POST"},

@@ -27,13 +27,14 @@ CLOCK_SKEW = timedelta(minutes=10)  # how far ahead of ours a shopper's clock ma
 ORDER_SLACK = timedelta(hours=1)
 
 
-def restore_target(shop: Shop, cart: Cart) -> str:
-    """The storefront's restore URL when the widget gave one on the shop's own origin, else the
-    shop's basket with our cart token (the widget refills the cart from it)."""
+def restore_target(shop: Shop, cart: Cart, cart_page: str) -> str:
+    """The storefront's restore URL when the platform or the widget gave one on the shop's own
+    origin, else `cart_page` (the platform's cart page carrying our cart token: the widget
+    refills the cart from it)."""
     base = shop.shop_url.rstrip("/")
     if cart.restore_url and base and cart.restore_url.startswith(base + "/"):
         return cart.restore_url
-    return f"{base}/basket?sr_cart={cart.token}"
+    return cart_page
 
 
 def order_since(session: Session, shop_id: int, cart: Cart) -> Order | None:

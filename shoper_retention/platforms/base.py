@@ -75,6 +75,11 @@ class Platform(Protocol):
         """Origins of the shop's admin, which frames the settings page (CSP frame-ancestors)."""
 
     @staticmethod
+    def cart_link(shop: Shop, cart_token: str) -> str:
+        """The shop's cart page with `?sr_cart=<token>`, where the widget refills a reminded
+        cart (used when the platform gave no restore link of its own)."""
+
+    @staticmethod
     def webhook_url(public_url: str, shop: Shop) -> str:
         """Where this platform delivers the shop's webhooks (shown to operators)."""
 

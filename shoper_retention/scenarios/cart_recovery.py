@@ -18,6 +18,7 @@ from shoper_retention import shop_config
 from shoper_retention.commerce import carts, catalogue
 from shoper_retention.ingest.events import CartChanged, DomainEvent
 from shoper_retention.models import Cart, Contact, Message, Shop
+from shoper_retention.platforms.registry import platform_of
 from shoper_retention.scenarios import planning
 from shoper_retention.scenarios.base import SendServices
 from shoper_retention.scenarios.settings_schema import (
@@ -279,7 +280,9 @@ class CartRecovery:
         cart = session.get(Cart, message.subject_id)
         if cart is None or cart.shop_id != shop.id or message.run != cart.run:
             return None  # an earlier run's link: the cart may be someone else's now
-        return carts.restore_target(shop, cart)
+        return carts.restore_target(
+            shop, cart, platform_of(shop.platform).cart_link(shop, cart.token)
+        )
 
 
 def _catalogue_deadline(shop: Shop, cart: Cart, message: Message) -> datetime:

@@ -137,10 +137,10 @@ TEXTS: dict[str, Text] = {
         "en": "A “Birthday gift” sign-up form",
     },
     "widget_birthday_hint": {
-        "pl": "Pojawi się w elemencie z atrybutem data-shoper-retention=\"birthday\", jeśli "
+        "pl": 'Pojawi się w elemencie z atrybutem data-shoper-retention="birthday", jeśli '
         "dodasz taki do szablonu sklepu; w przeciwnym razie jako niewielki blok nad stopką "
         "strony.",
-        "en": "It appears inside an element with data-shoper-retention=\"birthday\" if you add "
+        "en": 'It appears inside an element with data-shoper-retention="birthday" if you add '
         "one to your shop's template; otherwise as a small block above the page footer.",
     },
     "widget_consent_hint": {
@@ -233,7 +233,8 @@ FIELD_LABELS: dict[str, Text] = {
     "email_opt_in": {
         "pl": "Zgoda na e-maile zaznaczona w sklepie",
         "en": "E-mail consent ticked in your shop",
-    },    "widget_consent_pl": {"pl": "Treść zgody po polsku", "en": "Consent text in Polish"},
+    },
+    "widget_consent_pl": {"pl": "Treść zgody po polsku", "en": "Consent text in Polish"},
     "widget_consent_en": {"pl": "Treść zgody po angielsku", "en": "Consent text in English"},
 }
 

@@ -41,7 +41,7 @@ def _allowed_origins(shop: Shop) -> set[str]:
     return origins
 
 
-def _cors(response: Response, origin: str) -> Response:
+def cors(response: Response, origin: str) -> Response:
     response.headers["Access-Control-Allow-Origin"] = origin
     response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
     response.headers["Access-Control-Allow-Headers"] = "Content-Type"
@@ -50,7 +50,7 @@ def _cors(response: Response, origin: str) -> Response:
     return response
 
 
-def _shop(session: Any, public_key: str) -> Shop:
+def shop_by_key(session: Any, public_key: str) -> Shop:
     shop = session.scalars(
         select(Shop).where(Shop.public_key == public_key, Shop.status == "active")
     ).first()
@@ -59,7 +59,7 @@ def _shop(session: Any, public_key: str) -> Shop:
     return shop
 
 
-def _check_origin(shop: Shop) -> None:
+def check_origin(shop: Shop) -> None:
     """Refuse a browser call from any origin but the shop's; no Origin (a server-side call) is
     allowed. An allowed origin is remembered so every answer, a 400 included, carries CORS:
     without it the widget could not read which field was at fault."""
@@ -73,7 +73,7 @@ def _check_origin(shop: Shop) -> None:
 @blueprint.after_request
 def _add_cors(response: Response) -> Response:
     origin = g.get("storefront_origin")
-    return _cors(response, origin) if origin else response
+    return cors(response, origin) if origin else response
 
 
 @blueprint.before_request
@@ -85,7 +85,7 @@ def _limit_client() -> None:
 def preflight(public_key: str, form_path: str) -> Any:
     svc = services()
     with svc.factory() as session:
-        _check_origin(_shop(session, public_key))
+        check_origin(shop_by_key(session, public_key))
     return Response(status=204)
 
 
@@ -99,8 +99,8 @@ def storefront_form(public_key: str, form_path: str) -> Any:
     with svc.factory() as session:
         # The shop and the origin first, so that every refusal, a too large body included,
         # carries CORS for the shop's own pages (the widget then reads why).
-        shop = _shop(session, public_key)
-        _check_origin(shop)
+        shop = shop_by_key(session, public_key)
+        check_origin(shop)
     limit = svc.settings.max_storefront_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"body over {limit} bytes")

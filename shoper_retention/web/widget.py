@@ -33,7 +33,7 @@ from shoper_retention.web.rate_limits import STOREFRONT_PER_IP, request_client
 from shoper_retention.web.services import services
 
 # The origin rule (the shop's own pages only) is the storefront endpoints' own, not a copy.
-from shoper_retention.web.storefront import _check_origin, _cors, _shop
+from shoper_retention.web.storefront import check_origin, cors, shop_by_key
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("widget", __name__)
@@ -170,7 +170,7 @@ def widget_error_preflight(public_key: str) -> Response:
     svc = services()
     svc.limits.hit(STOREFRONT_PER_IP, request_client())
     with svc.factory() as session:
-        origin = _allowed_origin(_shop(session, public_key))
+        origin = _allowed_origin(shop_by_key(session, public_key))
     return _with_cors(Response(status=204), origin)
 
 
@@ -182,7 +182,7 @@ def widget_error(public_key: str) -> Response:
     svc.limits.hit(STOREFRONT_PER_IP, request_client())
     svc.limits.hit(ERRORS_PER_SHOP, public_key)
     with svc.factory() as session:
-        shop = _shop(session, public_key)
+        shop = shop_by_key(session, public_key)
         origin = _allowed_origin(shop)
         shop_id, platform = shop.id, shop.platform
     if request.content_length is not None and request.content_length > MAX_ERROR_BODY:
@@ -211,7 +211,7 @@ def restored_cart(public_key: str, token: str) -> Response:
     svc = services()
     svc.limits.hit(STOREFRONT_PER_IP, request_client())
     with svc.factory() as session:
-        shop = _shop(session, public_key)
+        shop = shop_by_key(session, public_key)
         origin = _allowed_origin(shop)
         cart = session.scalars(
             select(Cart).where(
@@ -241,12 +241,12 @@ def restored_cart(public_key: str, token: str) -> Response:
 def _allowed_origin(shop: Shop) -> str:
     """The request's Origin when it is the shop's own (else Forbidden); "" for a call with
     no Origin (not from a browser)."""
-    _check_origin(shop)
+    check_origin(shop)
     return request.headers.get("Origin", "")
 
 
 def _with_cors(response: Response, origin: str) -> Response:
     if origin:
-        _cors(response, origin)
+        cors(response, origin)
         response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
     return response

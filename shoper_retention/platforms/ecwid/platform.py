@@ -104,5 +104,11 @@ class EcwidPlatform:
         return [CONTROL_PANEL_ORIGIN]
 
     @staticmethod
+    def cart_link(shop: Shop, cart_token: str) -> str:
+        # The query goes before Ecwid's hash route (#!/~/cart opens the cart): the widget reads
+        # `sr_cart` from the query string.
+        return f"{shop.shop_url.rstrip('/')}/?sr_cart={cart_token}#!/~/cart"
+
+    @staticmethod
     def webhook_url(public_url: str, shop: Shop) -> str:
         return f"{public_url}{views.WEBHOOK_PATH}"

@@ -76,5 +76,9 @@ class ShoperPlatform:
         return [f"{parts.scheme}://{parts.netloc}"] if parts.netloc else []
 
     @staticmethod
+    def cart_link(shop: Shop, cart_token: str) -> str:
+        return f"{shop.shop_url.rstrip('/')}/basket?sr_cart={cart_token}"
+
+    @staticmethod
     def webhook_url(public_url: str, shop: Shop) -> str:
         return f"{public_url}{PREFIX}{shop.ref}"
