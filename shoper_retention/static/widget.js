@@ -581,7 +581,7 @@ if (started || !E.Cart || !E.Cart.get) return;
 started = 1;
 var cart = guard(function (c) {
 if (!c) return;
-if (c.cartId) platformId = String(c.cartId).slice(0, 128);
+if (c.cartId) platformId = String(c.cartId).toLowerCase().slice(0, 128);
 var list = c.items || [], out = [];
 for (var i = 0; i < list.length; i++) {
 var product = list[i].product || {};

@@ -146,7 +146,7 @@ def cart_events(
         or received_at
     )
     event = CartChanged(
-        cart_id=cart_id,
+        cart_id=same_cart_key(cart_id),
         occurred_at=occurred_at,
         received_at=received_at,
         currency=_currency(cart, shop),
@@ -161,7 +161,7 @@ def cart_events(
 
 def _stopped(shop: Shop, cart_id: str, occurred_at: datetime, received_at: datetime) -> CartChanged:
     return CartChanged(
-        cart_id=cart_id,
+        cart_id=same_cart_key(cart_id),
         occurred_at=occurred_at,
         received_at=received_at,
         currency=shop.currency or "",
@@ -490,6 +490,13 @@ def _items(raw: Any) -> list[CartItem]:
             )
         )
     return items
+
+
+def same_cart_key(cart_id: str) -> str:
+    """The key a cart is stored under: the storefront widget sends Ecwid's JS `cartId` for the
+    same cart (widget.js, lower-cased there too), and one cart must never be two reminder
+    series because two APIs spell a UUID in different cases."""
+    return cart_id.lower()
 
 
 def _cart_id(body: dict[str, Any]) -> str:
