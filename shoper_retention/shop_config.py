@@ -25,6 +25,9 @@ DEFAULTS: dict[str, Any] = {
     "email": {"from": "", "reply_to": ""},
     "quiet_hours": {"sms": ["09:00", "20:00"], "email": ["08:00", "21:00"]},
     "frequency_cap": {"sms": 1, "email": 2},  # per contact per 24 h, across scenarios
+    # What the platform reported about the shop's own settings (not the merchant's choice
+    # here): whether it sends abandoned-cart reminders of its own (Ecwid can).
+    "platform": {"own_cart_reminders": False},
     # The storefront widget (web/widget.py): which forms it shows, and the consent text beside
     # the checkout's e-mail field. Empty texts mean the defaults below; `n` counts the texts
     # the merchant saved (the defaults are 1), so every change gets a new version as proof.
@@ -100,6 +103,10 @@ def email_opt_in(shop: Shop) -> str:
 
 def mail_from(shop: Shop, default: str) -> str:
     return str(merged(shop.settings)["email"]["from"]) or default or shop.email
+
+
+def platform_sends_cart_reminders(shop: Shop) -> bool:
+    return bool(merged(shop.settings)["platform"]["own_cart_reminders"])
 
 
 def customer_birthday_field(shop: Shop) -> int:

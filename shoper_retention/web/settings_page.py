@@ -129,6 +129,9 @@ def _render(
         messages=messages,
         pauses=pauses,
         worker_beat=beat,
+        # Two reminders for one cart: the shop's own and ours.
+        platform_cart_reminders=shop_config.platform_sends_cart_reminders(shop)
+        and shop_config.scenario_enabled(shop, "cart_recovery"),
         dev_outbox_channels=_dev_outbox_channels(shop),
         token=token,
         sections=[

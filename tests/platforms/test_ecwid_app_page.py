@@ -13,10 +13,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from shoper_retention import shop_config
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.models import Shop
 from shoper_retention.settings import Settings
-from tests.fakes.ecwid_server import FakeEcwid
+from tests.fakes.ecwid_server import FakeEcwid, default_profile
 from tests.platforms.ecwid_support import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -192,3 +193,46 @@ def test_a_payload_on_a_server_without_ecwid_is_refused(
 
     assert answer.status_code == 403
     assert shop_count(factory) == 0
+
+
+def test_the_page_warns_when_ecwid_sends_its_own_cart_reminders_and_ours_are_on(
+    client: Any, ecwid: FakeEcwid, factory: sessionmaker[Session]
+) -> None:
+    ecwid.add_store(
+        STORE_ID,
+        TOKEN,
+        profile=own_reminders_profile(True),
+    )
+    assert "platform-cart-reminders" not in page_text(open_app(client, encrypted_payload()))
+    with factory() as session, session.begin():
+        shop = session.get(Shop, ecwid_shop(factory).id)  # type: ignore[union-attr]
+        assert shop is not None
+        shop_config.update(shop, {"scenarios": {"cart_recovery": {"enabled": True}}})
+
+    warned = page_text(open_app(client, encrypted_payload()))
+
+    assert 'id="platform-cart-reminders"' in warned and "dwa przypomnienia" in warned
+
+
+def test_no_warning_when_ecwids_own_cart_reminder_is_off(
+    client: Any, ecwid: FakeEcwid, factory: sessionmaker[Session]
+) -> None:
+    ecwid.add_store(STORE_ID, TOKEN, profile=own_reminders_profile(False))
+    open_app(client, encrypted_payload())
+    with factory() as session, session.begin():
+        shop = session.get(Shop, ecwid_shop(factory).id)  # type: ignore[union-attr]
+        assert shop is not None
+        shop_config.update(shop, {"scenarios": {"cart_recovery": {"enabled": True}}})
+
+    assert "platform-cart-reminders" not in page_text(open_app(client, encrypted_payload()))
+
+
+def own_reminders_profile(on: bool) -> dict[str, Any]:
+    profile = default_profile(STORE_ID)
+    profile["settings"]["abandonedSales"] = {"autoAbandonedSalesRecovery": on}
+    return profile
+
+
+def page_text(answer: Any) -> str:
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+    return str(answer.get_data(as_text=True))

@@ -75,7 +75,7 @@ def test_a_signed_delivery_is_stored_once_as_it_came(
         "unfinished_order.created",
         "pending",
     )
-    assert row.dedupe_key == "ecwid:95ed494f-362d-4fca-933d-f5c7064b04bb"
+    assert row.dedupe_key.startswith("ecwid:95ed494f-362d-4fca-933d-f5c7064b04bb:")
     assert bytes(row.body) == body
     assert row.received_at == clock.now
 
@@ -86,21 +86,24 @@ def test_a_signed_delivery_is_stored_once_as_it_came(
     assert len(inbox_rows(factory)) == 1
 
 
-def test_the_same_event_id_with_another_body_is_still_a_duplicate(
+def test_a_copy_with_an_altered_body_arriving_first_does_not_shut_out_the_real_event(
     client: Any, factory: sessionmaker[Session], store: ShopHandle, clock: Clock
 ) -> None:
-    """Only eventCreated and eventId are signed: a changed body under a captured signature
-    is refused as the repeat it is."""
+    """Only eventCreated and eventId are signed: someone holding a captured signature can send
+    another body under it. Were the id alone the dedupe key, the real delivery arriving second
+    would be dropped as a "duplicate" (an order never seen: reminders for a paid cart). Both
+    are kept; the worker reads each entity back, so the altered one changes nothing."""
     headers, body = webhook(
         "order.created", created=clock.now, event_id="e-1", data={"orderId": "A"}
     )
-    assert post_webhook(client, headers, body).get_json() == {"status": "accepted"}
     forged = body.replace(b'"A"', b'"B"')
+    assert post_webhook(client, headers, forged).get_json() == {"status": "accepted"}
 
-    answer = post_webhook(client, headers, forged)
+    answer = post_webhook(client, headers, body)
 
-    assert answer.get_json() == {"status": "duplicate"}
-    assert [bytes(r.body) for r in inbox_rows(factory)] == [body]
+    assert answer.get_json() == {"status": "accepted"}
+    assert post_webhook(client, headers, body).get_json() == {"status": "duplicate"}
+    assert sorted(bytes(r.body) for r in inbox_rows(factory)) == sorted([forged, body])
 
 
 def signed_then(how: str, clock: Clock) -> tuple[dict[str, str], bytes]:
@@ -410,7 +413,7 @@ def test_to_events_reads_the_cart_back_from_ecwid(
     found = EcwidPlatform(settings).to_events(shop, delivery)
 
     assert [type(e).__name__ for e in found][:1] == ["CartChanged"]
-    assert found[0].cart_id == CART["cartId"]  # type: ignore[union-attr]
+    assert found[0].cart_id == CART["cartId"].lower()  # type: ignore[union-attr]
     assert f"/api/v3/{STORE_ID}/carts/{CART['cartId']}" in ecwid.paths("GET")
 
 

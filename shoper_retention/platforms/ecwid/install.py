@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from shoper_retention import shop_config
 from shoper_retention.commerce import history
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.errors import BadInput, Forbidden, NotFound, UpstreamFailed
@@ -280,6 +281,12 @@ def read_profile(shop: Shop, profile: dict[str, Any]) -> None:
         shop.timezone = zone
     except (ZoneInfoNotFoundError, ValueError):
         pass  # keep the default (Europe/Warsaw)
+    # settings.abandonedSales.autoAbandonedSalesRecovery: Ecwid's own reminder e-mail; with
+    # ours on too, shoppers get two (api-docs.ecwid.com/reference/get-store-profile).
+    abandoned = _part(settings, "abandonedSales")
+    if isinstance(abandoned.get("autoAbandonedSalesRecovery"), bool):
+        own = abandoned["autoAbandonedSalesRecovery"]
+        shop_config.update(shop, {"platform": {"own_cart_reminders": own}})
     country = _text(company.get("countryCode")).upper()
     if len(country) == 2 and country.isascii() and country.isalpha():
         shop.country = country

@@ -135,7 +135,11 @@ def _take_delivery(svc: Services, events: frozenset[str], body: bytes, given: st
             shop_id=shop.id,
             source=PLATFORM,
             event_name=event_type,
-            dedupe_key=f"ecwid:{event_id}",
+            # Ecwid signs the event's id and time, not its body: keyed by the id alone, a
+            # copy with an altered body arriving first would shut the real one out as a
+            # "duplicate". Each distinct body is kept (the worker reads the entity back, so a
+            # bogus one changes nothing); a retry of the same bytes is still one delivery.
+            dedupe_key=f"ecwid:{event_id}:{inbox.body_digest(body)[:32]}",
             body=body,
             headers={SIGNATURE_HEADER: given},
             now=now,
