@@ -36,6 +36,11 @@ log = logging.getLogger(__name__)
 SHOP_PAGE = 200
 PURGE_BATCH = 1000  # inbox rows whose raw body one transaction drops
 PURGE_BATCHES = 20  # per pass: a backlog is worked off over a few passes, never in one long one
+# A shop's messages wait while a delivery from its platform has been pending this long (its
+# platform does not answer the read-back, or it keeps failing): it may be the order that
+# makes a reminder wrong.
+INGEST_LAG = timedelta(minutes=10)
+BEHIND = "waiting for the shop's pending webhooks to be processed"
 
 
 @dataclass
@@ -183,12 +188,20 @@ class Worker:
             report.errors.append(f"{job}: {type(exc).__name__}: {exc}"[:500])
 
     def dispatcher(self, now: datetime) -> Dispatcher:
+        with self.factory() as session:
+            behind = inbox.shops_behind(session, now - INGEST_LAG)
+
+        def waiting_reason(shop: Shop) -> str | None:
+            if shop.id in behind:
+                return BEHIND
+            return _waiting_reason(shop)
+
         return Dispatcher(
             self.settings,
             self.factory,
             self.connectors_for,
             coupons_for=self.coupons_for,
-            waiting_reason=_waiting_reason,
+            waiting_reason=waiting_reason,
         )
 
     def scan(self, now: datetime, report: TickReport | None = None) -> int:

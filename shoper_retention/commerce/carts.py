@@ -108,6 +108,16 @@ def apply_cart_snapshot(session: Session, shop: Shop, event: CartChanged, now: d
         return cart  # this cart is done; the shop will start a new cart id
     _apply_contents(session, shop, cart, event, now)
     session.flush()
+    if event.order_ref and not event.order_id:
+        cart.order_ref = event.order_ref
+        order = session.scalars(
+            select(Order).where(
+                Order.shop_id == shop.id, Order.platform_order_id == event.order_ref
+            )
+        ).first()
+        if order is not None:  # the order came first (webhooks come in any order)
+            _close_cart(session, cart, order, now, "order placed")
+            return cart
     if event.order_id:
         cart.order_ref = event.order_id
         order = session.scalars(

@@ -49,6 +49,9 @@ class CartChanged:
     consents: tuple[ConsentChange, ...] = ()
     restore_url: str = ""
     order_id: str | None = None  # the storefront saw this cart become an order
+    # The order this cart will become, once placed (Ecwid's unfinished order keeps its id):
+    # that order closes the cart whenever it arrives, however late either delivery is.
+    order_ref: str | None = None
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,23 @@ def claim(session: Session, now: datetime, limit: int, lease: timedelta) -> list
     )
 
 
+def shops_behind(session: Session, received_before: datetime) -> set[int]:
+    """Shops with a platform delivery still pending from before `received_before`: waiting
+    for its platform, or retrying. Until it is in, we may not know that a cart was paid.
+    Storefront deliveries do not count: they never tell of an order."""
+    return set(
+        session.scalars(
+            select(InboxDelivery.shop_id)
+            .where(
+                InboxDelivery.status == "pending",
+                InboxDelivery.source != "storefront",
+                InboxDelivery.received_at < received_before,
+            )
+            .distinct()
+        )
+    )
+
+
 def purge_bodies(session: Session, now: datetime, older_than: timedelta, limit: int) -> int:
     """Drop the raw body and headers of up to `limit` deliveries processed (or failed) more
     than `older_than` ago; returns how many. Their state lives on in carts, orders and

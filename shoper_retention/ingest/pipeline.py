@@ -26,7 +26,15 @@ from shoper_retention.scenarios import registry
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)  # the worker passes settings.claim_lease_seconds
-UPSTREAM_BACKOFF = timedelta(minutes=2)
+# A delivery whose platform does not answer waits a quarter of its age (2 minutes to an hour)
+# between tries, and is given up after two days: Ecwid retries its own for one.
+UPSTREAM_BACKOFF_MIN = timedelta(minutes=2)
+UPSTREAM_BACKOFF_MAX = timedelta(hours=1)
+UPSTREAM_GIVE_UP = timedelta(days=2)
+# Upstream failures in one pass after which a shop's other deliveries wait for the next pass
+# without asking (an outage costs each delivery its timeouts); one entity failing alone
+# does not hold the rest back.
+UPSTREAM_STRIKES = 3
 
 
 @dataclass
@@ -73,9 +81,8 @@ def process_pending(
     """Claim pending deliveries in batches and process each in its own transaction, until none
     is left. A worker that dies mid-batch leaves its claims to run out after `lease`."""
     report = IngestReport()
-    # Shops whose platform did not answer in this pass: their other deliveries wait too,
-    # instead of each spending its own timeout on the same outage.
-    unanswered: set[int] = set()
+    # Upstream failures per shop in this pass (UPSTREAM_STRIKES).
+    unanswered: dict[int, int] = {}
     while True:
         with factory() as session, session.begin():
             batch = inbox.claim(session, now, limit, lease)
@@ -95,7 +102,7 @@ def _process_one(
     token: str | None,
     now: datetime,
     report: IngestReport,
-    unanswered: set[int],
+    unanswered: dict[int, int],
 ) -> None:
     """Read the delivery into events first, with no transaction open: a platform whose bodies
     are not signed is asked over HTTP, and on SQLite an open transaction holds the write lock
@@ -114,7 +121,7 @@ def _process_one(
             # Uninstalled: we keep no new data about its customers (a delivery can still
             # arrive in the seconds a web worker's secret cache lags behind).
             problem = DomainError("shop not active: delivery ignored")
-        elif shop.id in unanswered and delivery.source != "storefront":
+        elif unanswered.get(shop.id, 0) >= UPSTREAM_STRIKES and delivery.source != "storefront":
             problem = UpstreamFailed("waiting: the platform did not answer")
         else:
             try:
@@ -128,20 +135,27 @@ def _process_one(
             shop = session.get(Shop, delivery.shop_id)
             assert shop is not None
             note_widget_seen(session, shop, delivery)
+            if problem is None and not shop.active:  # uninstalled while we read
+                problem = DomainError("shop not active: delivery ignored")
             if problem is None:
                 try:
                     with session.begin_nested():
                         apply_events(session, shop, events, now)
                 except DomainError as exc:
                     problem = exc
-            if isinstance(problem, UpstreamFailed):
+            age = now - delivery.received_at
+            if isinstance(problem, UpstreamFailed) and age < UPSTREAM_GIVE_UP:
                 # The platform could not answer (its bodies are read back before use): the
-                # delivery waits, however long the outage, without using up its attempts.
-                _retry_later(delivery, now + UPSTREAM_BACKOFF, problem.message)
-                unanswered.add(shop.id)
+                # delivery waits, without using up its attempts, and dispatch holds the
+                # shop's messages meanwhile (worker.INGEST_LAG).
+                wait = min(max(age / 4, UPSTREAM_BACKOFF_MIN), UPSTREAM_BACKOFF_MAX)
+                _retry_later(delivery, now + wait, problem.message)
+                unanswered[shop.id] = unanswered.get(shop.id, 0) + 1
                 report.retried += 1
                 log.warning("inbox %s waits for its platform: %s", delivery_id, problem.message)
                 return
+            if isinstance(problem, UpstreamFailed):
+                problem = DomainError(f"the platform did not answer for {age}: {problem.message}")
             if problem is not None:
                 delivery.status = "failed"
                 delivery.error = problem.message[:500]
