@@ -4,7 +4,8 @@ webhooks are POSTed to /ecwid/webhooks, and every fact is read back from a fake 
 loopback (tests/fakes/ecwid_server.py); the worker's `tick(now)` moves the clock, and what the
 shopper receives is read from the dev outbox.
 
-(a) an unfinished order is reminded of, its link fills Ecwid's cart, a paid order ends it;
+(a) an unfinished order's marketing box is confirmed by the shopper first (confirmed opt-in),
+then it is reminded of, its link fills Ecwid's cart, a paid order ends it;
 (b) a body changed in transit is never believed: the API's cart is; (c) a cart the merchant
 hid stops its reminders; (d) back in stock from `product.updated`; (e) a birthday with a
 coupon created at Ecwid; (f) an uninstall Ecwid confirms, and one it does not; (g) Ecwid
@@ -30,7 +31,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shoper_retention import shop_config
-from shoper_retention.models import Cart, Contact, DevOutboxEntry, InboxDelivery, Order, Shop
+from shoper_retention.models import (
+    Cart,
+    Consent,
+    Contact,
+    DevOutboxEntry,
+    InboxDelivery,
+    Order,
+    Shop,
+)
 from shoper_retention.settings import Settings
 from tests.fakes.ecwid_server import FakeEcwid, sample_cart, sample_order, sample_product
 from tests.platforms.ecwid_support import (
@@ -105,15 +114,24 @@ def settings(settings: Settings, ecwid: FakeEcwid) -> Settings:
 
 
 def install(
-    client: Any, worker: Any, factory: sessionmaker[Session], clock: Clock, **scenarios: Any
+    client: Any,
+    worker: Any,
+    factory: sessionmaker[Session],
+    clock: Clock,
+    email_opt_in: str = "confirmed",
+    **scenarios: Any,
 ) -> Shop:
-    """The merchant opens the app in the Ecwid admin (which installs the store) and switches
-    `scenarios` on; one pass runs the history import the install asked for."""
+    """The merchant opens the app in the Ecwid admin (which installs the store), switches
+    `scenarios` on and picks the e-mail opt-in; one pass runs the history import the install
+    asked for. Single opt-in lets a checkout's marketing box alone allow that cart's
+    reminders, for the stories about what comes after consent."""
     answer = client.get("/ecwid/app", query_string={"payload": encrypted_payload()})
     assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
     with factory() as session, session.begin():
         shop = session.scalars(select(Shop).where(Shop.platform == "ecwid")).one()
-        shop_config.update(shop, {"scenarios": scenarios})
+        shop_config.update(
+            shop, {"scenarios": scenarios, "consent": {"email_opt_in": email_opt_in}}
+        )
     report = worker.tick(clock.now)
     assert report.errors == [], report.summary()
     with factory() as session:
@@ -182,6 +200,11 @@ def sent_to(factory: sessionmaker[Session]) -> list[str]:
     return [e.to_address for e in outbox_entries(factory)]
 
 
+def reminders(factory: sessionmaker[Session]) -> list[DevOutboxEntry]:
+    """What went out, but the requests to confirm consent."""
+    return [e for e in outbox_entries(factory) if "potwierdź zgodę" not in e.subject]
+
+
 def follow(client: Any, url_token: str) -> str:
     """The shopper clicks a tracked link: where it sends them."""
     answer = client.get(f"/c/{url_token}")
@@ -215,17 +238,29 @@ def test_an_unfinished_order_is_reminded_of_its_link_fills_ecwids_cart_and_a_pai
 ) -> None:
     shop = install(client, worker, factory, clock, **CART_RECOVERY)
     start = abandon(client, worker, ecwid, clock)
-    # No SMS: Ecwid's marketing tick is for the e-mail, and SMS needs its own confirmation.
-    assert [(m.step, m.channel, m.status) for m in messages(factory)] == [
-        (1, "email", "scheduled"),
-        (2, "email", "scheduled"),
-        (3, "email", "scheduled"),
+    # Anyone may type any e-mail at a checkout: its ticked box is a claim for this cart, and
+    # under confirmed opt-in (the default) the address's owner is asked first, once.
+    assert [(e.to_address, e.subject) for e in outbox_entries(factory)] == [
+        (ANNA, "Sklep Testowy: potwierdź zgodę na e-maile marketingowe")
     ]
+    with factory() as session:
+        claims = session.scalars(select(Consent)).all()
+    assert [(c.address, c.granted, c.assurance, c.cart_id is not None) for c in claims] == [
+        (ANNA, True, "claimed", True)
+    ]
+    # No SMS: Ecwid's marketing tick is for the e-mail, and SMS needs its own confirmation.
+    assert [(m.scenario, m.step, m.channel, m.status) for m in messages(factory)] == [
+        ("consent_confirmation", 1, "email", "sent"),
+        ("cart_recovery", 1, "email", "scheduled"),
+        ("cart_recovery", 2, "email", "scheduled"),
+        ("cart_recovery", 3, "email", "scheduled"),
+    ]
+    confirm_request(client, factory, ANNA)  # Anna follows the link: /k/...
     assert worker.tick(start + timedelta(minutes=59)).dispatch.sent == 0
 
     # Step 1 at +1 h, by e-mail: the cart gave the marketing tick for its e-mail only.
     assert worker.tick(clock.set(start + timedelta(hours=1))).dispatch.sent == 1
-    (first,) = outbox_entries(factory)
+    (first,) = reminders(factory)
     assert first.channel == "email" and first.to_address == ANNA
     assert first.subject == "Anna, Twój koszyk na Ciebie czeka"  # billingPerson.name
     # Names and prices from the store's catalogue (GET /products), in Polish.
@@ -258,7 +293,7 @@ def test_an_unfinished_order_is_reminded_of_its_link_fills_ecwids_cart_and_a_pai
     assert cart.status == "recovered" and cart.order_id == order.id
     for hours in (24, 72, 24 * 14):
         assert worker.tick(clock.set(start + timedelta(hours=hours))).dispatch.sent == 0
-    assert sent_to(factory) == [ANNA]
+    assert [e.to_address for e in reminders(factory)] == [ANNA]
     pending = [m for m in messages(factory, shop.id) if m.status != "sent"]
     assert pending and {(m.status, m.reason) for m in pending} == {("cancelled", "order placed")}
 
@@ -300,7 +335,7 @@ def test_a_cart_webhook_changed_in_transit_stores_and_reminds_only_what_ecwid_sa
     changes: dict[str, Any],
     reminded: list[str],
 ) -> None:
-    install(client, worker, factory, clock, **CART_RECOVERY)
+    install(client, worker, factory, clock, "single", **CART_RECOVERY)
     start = clock.now
     ecwid.put_cart(STORE_ID, anna_cart(start))
     jan = {"name": "Jan Nowak", "countryCode": "PL", "phone": ""}
@@ -345,7 +380,7 @@ def test_a_cart_webhook_changed_in_transit_stores_and_reminds_only_what_ecwid_sa
 def test_a_cart_the_merchant_hid_gets_no_more_reminders(
     client: Any, worker: Any, ecwid: FakeEcwid, factory: sessionmaker[Session], clock: Clock
 ) -> None:
-    install(client, worker, factory, clock, **CART_RECOVERY)
+    install(client, worker, factory, clock, "single", **CART_RECOVERY)
     start = abandon(client, worker, ecwid, clock)
     assert worker.tick(clock.set(start + timedelta(hours=1))).dispatch.sent == 1
 
@@ -487,7 +522,7 @@ def test_a_birthday_signup_brings_wishes_with_a_single_use_percent_coupon_made_a
 def test_an_uninstall_ecwid_confirms_cancels_what_waits_and_one_it_does_not_changes_nothing(
     client: Any, worker: Any, ecwid: FakeEcwid, factory: sessionmaker[Session], clock: Clock
 ) -> None:
-    shop = install(client, worker, factory, clock, **CART_RECOVERY)
+    shop = install(client, worker, factory, clock, "single", **CART_RECOVERY)
     start = abandon(client, worker, ecwid, clock)
 
     # Signed, but Ecwid still takes the store's token: a replay, or from before a re-install.
@@ -535,8 +570,8 @@ def test_an_uninstall_ecwid_confirms_cancels_what_waits_and_one_it_does_not_chan
 
 
 def outage(ecwid: FakeEcwid, fault: str) -> None:
-    """Every attempt of the next read fails (the client tries three times)."""
-    for _ in range(3):
+    """Every attempt of the next two reads fails (the client tries each three times)."""
+    for _ in range(6):
         if fault == "500":
             ecwid.fail_next(500)
         else:
@@ -552,7 +587,7 @@ def test_while_ecwid_is_down_deliveries_wait_and_none_answered_200_is_lost(
     clock: Clock,
     fault: str,
 ) -> None:
-    install(client, worker, factory, clock, **CART_RECOVERY)
+    install(client, worker, factory, clock, "single", **CART_RECOVERY)
     start = clock.now
     ecwid.put_cart(STORE_ID, anna_cart(start))
     cart_event(client, clock)
@@ -642,7 +677,8 @@ def test_an_unfinished_order_through_the_tick_command_until_a_paid_order(
     assert answer.status_code == 200
     with factory() as session, session.begin():
         shop = session.scalars(select(Shop).where(Shop.platform == "ecwid")).one()
-        shop_config.update(shop, {"scenarios": CART_RECOVERY})
+        single = {"email_opt_in": "single"}  # the checkout's box alone allows the reminders
+        shop_config.update(shop, {"scenarios": CART_RECOVERY, "consent": single})
     start = clock.now
     ecwid.put_cart(STORE_ID, anna_cart(start))
     cart_event(client, clock)

@@ -427,6 +427,12 @@ class FakeEcwid:
             self._tokens[token].disabled = True  # usable once the code is exchanged
             self._codes[code] = _Code(store_id, token, public_token, tuple(scopes), redirect_uri)
 
+    def grant_token(self, store_id: str | int, token: str) -> None:
+        """Another token for a known store, working at once (the merchant opened the app
+        again, or reinstalled it): the store's data stays as it is."""
+        with self._lock:
+            self._tokens[token] = _Token(str(store_id), ALL_SCOPES)
+
     def revoke(self, token: str) -> None:
         """The store took the token back (the app was uninstalled): every call with it is 401
         from now on."""

@@ -7,16 +7,20 @@ from __future__ import annotations
 import base64
 import json
 import os
+import sqlite3
 import uuid
 from datetime import datetime
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from shoper_retention.credentials import CredentialBox
+from shoper_retention.db import make_engine
 from shoper_retention.models import InboxDelivery, Shop
 from shoper_retention.settings import Settings
 from tests.fakes.ecwid_server import FakeEcwid, signed_webhook
@@ -120,3 +124,47 @@ def shop_count(factory: sessionmaker[Session]) -> int:
 def inbox_rows(factory: sessionmaker[Session]) -> list[InboxDelivery]:
     with factory() as session:
         return list(session.scalars(select(InboxDelivery).order_by(InboxDelivery.id)))
+
+
+def transaction_open(database_url: str) -> bool:
+    """Whether a transaction of ours holds the database at this moment: on SQLite the write
+    lock (each of our transactions takes it, BEGIN IMMEDIATE), which every webhook needs; on
+    PostgreSQL a session idle in a transaction (waiting on something else, say Ecwid)."""
+    if database_url.startswith("sqlite"):
+        probe = sqlite3.connect(make_url(database_url).database or "", timeout=0.05)
+        probe.isolation_level = None
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            return False
+        except sqlite3.OperationalError:
+            return True
+        finally:
+            probe.close()
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            waiting = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return bool(waiting)
+
+
+def watch_transactions(
+    fake: FakeEcwid, monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> list[tuple[str, str, bool]]:
+    """(method, path, a transaction was open) of every request the fake Ecwid gets from now."""
+    seen: list[tuple[str, str, bool]] = []
+    handle = fake._handle
+
+    def watched(request: Any) -> Any:
+        seen.append((request.method, request.path, transaction_open(database_url)))
+        return handle(request)
+
+    monkeypatch.setattr(fake, "_handle", watched)
+    return seen

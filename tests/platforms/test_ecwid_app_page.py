@@ -1,7 +1,9 @@
 """The Ecwid admin opening the app (`GET /ecwid/app?payload=`): the encrypted payload installs
-the store the first time (its token stored encrypted), opens the page afterwards, replaces a
-token Ecwid still accepts, and is refused when tampered with, encrypted with another secret, or
-carrying a token Ecwid refuses."""
+the store the first time (its token stored encrypted, once Ecwid accepts it), opens the page
+afterwards, replaces a token Ecwid still accepts, and is refused when tampered with, encrypted
+with another secret, or carrying a token Ecwid refuses or cannot vouch for now. The page's
+transaction asks Ecwid one thing at most (the token's profile); the worker saves the
+storefront config."""
 
 from __future__ import annotations
 
@@ -10,12 +12,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from shoper_retention import shop_config
 from shoper_retention.credentials import CredentialBox
-from shoper_retention.models import Shop
+from shoper_retention.models import HistoryImport, Shop
+from shoper_retention.platforms.ecwid.install import SETUP_PENDING, TOKEN_REFUSED
 from shoper_retention.settings import Settings
 from tests.fakes.ecwid_server import FakeEcwid, default_profile
 from tests.platforms.ecwid_support import (
@@ -49,7 +52,12 @@ def open_app(client: Any, payload: str) -> Any:
 
 
 def test_the_first_opening_installs_the_store_and_stores_its_token_encrypted(
-    client: Any, ecwid: FakeEcwid, factory: sessionmaker[Session], settings: Settings
+    client: Any,
+    worker: Any,
+    ecwid: FakeEcwid,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    clock: Clock,
 ) -> None:
     answer = open_app(client, encrypted_payload())
 
@@ -64,7 +72,16 @@ def test_the_first_opening_installs_the_store_and_stores_its_token_encrypted(
             text("SELECT access_token_enc FROM shops WHERE id = :id"), {"id": shop.id}
         ).scalar_one()
     assert TOKEN not in raw
-    assert shop.setup_error == "" and shop.language == "pl"
+    assert shop.language == "pl"  # the profile that vouched for the token
+    # Only the token's check inside the page's transaction; the worker saves the config.
+    assert ecwid.paths() == [f"/api/v3/{STORE_ID}/profile"]
+    assert shop.setup_error == SETUP_PENDING
+    assert "public" not in ecwid.storage(STORE_ID)
+
+    worker.tick(clock.now)
+
+    shop = ecwid_shop(factory)
+    assert shop is not None and shop.setup_error == ""
     assert json.loads(ecwid.storage(STORE_ID)["public"]) == {"public_key": shop.public_key}
 
 
@@ -119,6 +136,96 @@ def test_a_payload_with_a_token_ecwid_refuses_is_403_and_keeps_the_stored_token(
     assert CredentialBox(settings.secret_key).open(shop.access_token_enc) == TOKEN
 
 
+def test_a_new_token_is_not_taken_while_ecwid_cannot_vouch_for_it(
+    client: Any,
+    ecwid: FakeEcwid,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    installed_store(factory, settings, now=clock.now, token="old-token")
+    ecwid.fail_next(503)
+
+    answer = open_app(client, encrypted_payload())
+
+    assert answer.status_code == 503 and int(answer.headers["Retry-After"]) > 0
+    shop = ecwid_shop(factory)
+    assert shop is not None
+    assert CredentialBox(settings.secret_key).open(shop.access_token_enc) == "old-token"
+
+
+def test_a_new_token_clears_a_refusal_and_the_worker_checks_the_setup_again(
+    client: Any,
+    worker: Any,
+    ecwid: FakeEcwid,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    handle = installed_store(factory, settings, now=clock.now, token="old-token")
+    with factory() as session, session.begin():
+        stored = session.get(Shop, handle.id)
+        assert stored is not None
+        stored.setup_error = TOKEN_REFUSED
+
+    assert open_app(client, encrypted_payload()).status_code == 200
+
+    assert ecwid_shop(factory).setup_error == SETUP_PENDING  # type: ignore[union-attr]
+    worker.tick(clock.now)
+    assert ecwid_shop(factory).setup_error == ""  # type: ignore[union-attr]
+
+
+def test_an_old_payload_does_not_bring_back_a_store_uninstalled_since(
+    client: Any,
+    ecwid: FakeEcwid,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    """A payload decrypts for ever: one kept in browser history or a proxy log must not
+    re-activate a store whose token Ecwid took back with the app."""
+    old_link = encrypted_payload()
+    handle = installed_store(factory, settings, now=clock.now)
+    with factory() as session, session.begin():
+        shop = session.get(Shop, handle.id)
+        assert shop is not None
+        shop.status, shop.access_token_enc, shop.uninstalled_at = "uninstalled", None, clock.now
+    ecwid.revoke(TOKEN)
+
+    answer = open_app(client, old_link)
+
+    assert answer.status_code == 403
+    shop = ecwid_shop(factory)
+    assert shop is not None
+    assert (shop.status, shop.access_token_enc, shop.uninstalled_at) == (
+        "uninstalled",
+        None,
+        clock.now,
+    )
+    with factory() as session:
+        assert session.scalars(select(HistoryImport)).all() == []
+
+
+def test_a_first_opening_with_a_token_ecwid_refuses_installs_nothing(
+    client: Any, ecwid: FakeEcwid, factory: sessionmaker[Session]
+) -> None:
+    answer = open_app(client, encrypted_payload(access_token="revoked-token"))
+
+    assert answer.status_code == 403
+    assert shop_count(factory) == 0
+
+
+def test_a_first_opening_while_ecwid_does_not_answer_installs_nothing(
+    client: Any, ecwid: FakeEcwid, factory: sessionmaker[Session]
+) -> None:
+    ecwid.fail_next(503)
+
+    answer = open_app(client, encrypted_payload())
+
+    assert answer.status_code == 503
+    assert shop_count(factory) == 0
+
+
 def test_opening_the_app_after_an_uninstall_installs_the_store_again(
     client: Any, factory: sessionmaker[Session], settings: Settings, clock: Clock
 ) -> None:
@@ -164,20 +271,26 @@ def test_a_bad_payload_is_403_and_stores_nothing(
     assert ecwid.requests == []
 
 
-def test_ecwid_failing_at_the_first_opening_keeps_the_store_with_the_error(
-    client: Any, ecwid: FakeEcwid, factory: sessionmaker[Session], settings: Settings
+def test_ecwid_failing_the_workers_setup_keeps_the_store_with_the_error(
+    client: Any,
+    worker: Any,
+    ecwid: FakeEcwid,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    clock: Clock,
 ) -> None:
+    assert open_app(client, encrypted_payload()).status_code == 200
     ecwid.fail_next(503)  # the profile
     ecwid.fail_next(503)  # the storefront config
 
-    answer = open_app(client, encrypted_payload())
+    worker.tick(clock.now)
 
-    assert answer.status_code == 200
     shop = ecwid_shop(factory)
     assert shop is not None
     assert CredentialBox(settings.secret_key).open(shop.access_token_enc) == TOKEN
     assert "store profile not read" in shop.setup_error
     assert "storefront config not saved" in shop.setup_error
+    assert "Sklep Testowy" in page_text(open_app(client, encrypted_payload()))
 
 
 def test_a_payload_on_a_server_without_ecwid_is_refused(

@@ -18,6 +18,7 @@ from shoper_retention.errors import BadInput
 from shoper_retention.ingest.events import (
     CartChanged,
     CartItem,
+    ConsentChange,
     ContactInfo,
     CustomerSeen,
     MarketingConsentReported,
@@ -140,6 +141,7 @@ def test_a_cart_is_read_back_and_the_body_altered_in_transit_is_ignored(
         ),
     )
     assert cart.order_id is None
+    assert cart.order_ref == "RA1SD"  # the id the order will have: it closes the cart
     assert ecwid.paths() == [f"/api/v3/{STORE}/carts/{CART_ID}"]
 
 
@@ -191,15 +193,17 @@ def test_shipping_phone_and_shop_currency_fill_in(ecwid: FakeEcwid, client: Ecwi
     assert cart.currency == "EUR"
 
 
-@pytest.mark.parametrize(("accept", "granted"), [(True, True), (False, False)])
-def test_a_cart_reports_an_explicit_marketing_choice(
-    ecwid: FakeEcwid, client: EcwidClient, accept: bool, granted: bool
+@pytest.mark.parametrize("accept", [True, False])
+def test_a_carts_marketing_box_is_a_claim_for_that_cart_never_the_stores_word(
+    ecwid: FakeEcwid, client: EcwidClient, accept: bool
 ) -> None:
+    """Anyone can start a guest checkout with anyone's e-mail: its box speaks for that cart
+    only (confirmed by the address's owner under confirmed opt-in), and grants or withdraws
+    nothing for the address, nor changes a known contact's phone or name."""
     ecwid.put_cart(STORE, sample_cart(CART_ID, acceptMarketing=accept))
-    cart, consent = run(client, "unfinished_order.updated", cart_body())
-    assert consent == MarketingConsentReported(
-        cart.contact, "email", granted, "ecwid", withdraws_only_own_grant=True
-    )
+    events = run(client, "unfinished_order.updated", cart_body())
+    assert [type(e) for e in events] == [CartChanged]
+    assert events[0].consents == (ConsentChange("email", accept, "ecwid checkout"),)
 
 
 @pytest.mark.parametrize("accept", [None, "true", 1])
@@ -209,6 +213,15 @@ def test_no_marketing_choice_means_no_consent_either_way(
     ecwid.put_cart(STORE, sample_cart(CART_ID, acceptMarketing=accept))
     events = run(client, "unfinished_order.updated", cart_body())
     assert [type(e) for e in events] == [CartChanged]
+    assert events[0].consents == ()
+
+
+def test_a_ticked_box_without_an_email_claims_nothing(
+    ecwid: FakeEcwid, client: EcwidClient
+) -> None:
+    ecwid.put_cart(STORE, sample_cart(CART_ID, acceptMarketing=True, email=""))
+    (cart,) = run(client, "unfinished_order.updated", cart_body())
+    assert cart.consents == ()
 
 
 def test_a_hidden_cart_is_a_stopped_cart(ecwid: FakeEcwid, client: EcwidClient) -> None:
@@ -221,12 +234,14 @@ def test_a_hidden_cart_is_a_stopped_cart(ecwid: FakeEcwid, client: EcwidClient) 
         currency="PLN",
         items=(),
         contact=ContactInfo(),
+        order_ref="RA1SD",
     )
 
 
 def test_a_cart_the_api_does_not_know_is_a_stopped_cart(client: EcwidClient) -> None:
     (stopped,) = run(client, "unfinished_order.updated", cart_body())
     assert stopped.items == () and stopped.cart_id == CART_ID.lower()
+    assert stopped.order_ref == "RA1SD"
 
 
 def test_a_deletion_counts_only_when_the_api_confirms_it(
@@ -242,12 +257,36 @@ def test_a_deletion_counts_only_when_the_api_confirms_it(
     ecwid.delete_cart(STORE, CART_ID)
     (gone,) = run(client, "unfinished_order.deleted", cart_body("unfinished_order.deleted"))
     assert gone.items == () and gone.occurred_at == RECEIVED
+    assert gone.order_ref == "RA1SD"
 
 
-def test_a_recovered_cart_names_its_order(ecwid: FakeEcwid, client: EcwidClient) -> None:
+@pytest.mark.parametrize("order_id", [None, "", "a/b", "../profile", 12, "x" * 65])
+def test_a_cart_without_a_usable_order_id_is_still_read_and_names_no_order(
+    ecwid: FakeEcwid, client: EcwidClient, order_id: Any
+) -> None:
+    ecwid.put_cart(STORE, sample_cart(CART_ID))
+    (cart,) = run(client, "unfinished_order.updated", cart_body(orderId=order_id))
+    assert cart.order_ref is None and len(cart.items) == 1
+
+
+def test_a_recovered_cart_names_its_order_by_the_id_orders_are_stored_under(
+    ecwid: FakeEcwid, client: EcwidClient
+) -> None:
+    """`recoveredOrderId` is an order number (includes/_cart.md); the order is stored under
+    its `id`, which `GET /orders/{number}` answers with."""
+    ecwid.put_order(STORE, sample_order("XJ12H", orderNumber=223))
     ecwid.put_cart(STORE, sample_cart(CART_ID, recoveredOrderId=223))
     (cart,) = run(client, "unfinished_order.updated", cart_body())
-    assert cart.order_id == "223"
+    assert cart.order_id == "XJ12H"
+    assert ecwid.paths() == [f"/api/v3/{STORE}/carts/{CART_ID}", f"/api/v3/{STORE}/orders/223"]
+
+
+def test_a_recovered_cart_whose_order_ecwid_no_longer_knows_names_none(
+    ecwid: FakeEcwid, client: EcwidClient
+) -> None:
+    ecwid.put_cart(STORE, sample_cart(CART_ID, recoveredOrderId=224))
+    (cart,) = run(client, "unfinished_order.updated", cart_body())
+    assert cart.order_id is None and cart.order_ref == "RA1SD"
 
 
 @pytest.mark.parametrize(
@@ -291,7 +330,7 @@ def test_an_order_is_read_back(ecwid: FakeEcwid, client: EcwidClient) -> None:
     ecwid.put_order(STORE, sample_order("XJ12H"))
     forged = body("order.created", 103878161, {"orderId": "XJ12H", "newPaymentStatus": "REFUNDED"})
 
-    order, consent = run(client, "order.created", forged)
+    (order,) = run(client, "order.created", forged)
 
     assert order == OrderPlaced(
         order_id="XJ12H",
@@ -318,9 +357,16 @@ def test_an_order_is_read_back(ecwid: FakeEcwid, client: EcwidClient) -> None:
         ),
         is_creation=True,
     )
-    assert consent == MarketingConsentReported(
-        order.contact, "email", True, "ecwid", withdraws_only_own_grant=True
-    )
+
+
+@pytest.mark.parametrize("accept", [True, False])
+def test_an_order_says_nothing_about_consent(
+    ecwid: FakeEcwid, client: EcwidClient, accept: bool
+) -> None:
+    """Whoever checks out types the order's e-mail and ticks its box, paid or not."""
+    ecwid.put_order(STORE, sample_order("XJ12H", acceptMarketing=accept))
+    events = run(client, "order.created", body("order.created", 1, {"orderId": "XJ12H"}))
+    assert [type(e) for e in events] == [OrderPlaced]
 
 
 def test_an_order_update_is_no_creation(ecwid: FakeEcwid, client: EcwidClient) -> None:
@@ -353,7 +399,7 @@ def test_order_statuses(
     ecwid.put_order(
         STORE, sample_order("XJ12H", paymentStatus=payment, fulfillmentStatus=fulfilment)
     )
-    order, _ = run(client, "order.updated", body("order.updated", 1, {"orderId": "XJ12H"}))
+    (order,) = run(client, "order.updated", body("order.updated", 1, {"orderId": "XJ12H"}))
     assert (order.status_type, order.paid, order.status_id) == (status_type, paid, payment[:16])
 
 
@@ -370,7 +416,7 @@ def test_an_older_stores_order_number_in_entity_id_is_the_id(
     ecwid: FakeEcwid, client: EcwidClient
 ) -> None:
     ecwid.put_order(STORE, sample_order("103", orderNumber=103))
-    order, _ = run(client, "order.created", body("order.created", 103))
+    (order,) = run(client, "order.created", body("order.created", 103))
     assert order.order_id == "103"
     assert ecwid.paths() == [f"/api/v3/{STORE}/orders/103"]
     with pytest.raises(BadInput):
@@ -486,8 +532,13 @@ def test_a_customer_is_read_back(ecwid: FakeEcwid, client: EcwidClient) -> None:
         joined_at=datetime(2021, 5, 4, 10, tzinfo=UTC),
         source="ecwid",
     )
+    # The account's box, for its address: the phone and name come with CustomerSeen only.
     assert consent == MarketingConsentReported(
-        seen.contact, "email", False, "ecwid", withdraws_only_own_grant=True
+        ContactInfo(email="ewa@example.com", platform_customer_id="1663830"),
+        "email",
+        False,
+        "ecwid",
+        withdraws_only_own_grant=True,
     )
 
 

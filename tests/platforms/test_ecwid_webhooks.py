@@ -11,20 +11,25 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shoper_retention.app import create_app
+from shoper_retention.credentials import CredentialBox
+from shoper_retention.errors import UpstreamFailed
 from shoper_retention.ingest.events import ShopUninstalled
-from shoper_retention.models import InboxDelivery, Shop
-from shoper_retention.platforms.ecwid.platform import EcwidPlatform
+from shoper_retention.models import InboxDelivery, Order, Shop
+from shoper_retention.platforms.ecwid.install import TOKEN_MISSING, TOKEN_REFUSED
+from shoper_retention.platforms.ecwid.platform import WAITING_FOR_TOKEN, EcwidPlatform
 from shoper_retention.settings import Settings
-from tests.fakes.ecwid_server import FakeEcwid, sample_cart
+from tests.fakes.ecwid_server import FakeEcwid, sample_cart, sample_order
 from tests.platforms.ecwid_support import (
     CLIENT_ID,
     CLIENT_SECRET,
     STORE_ID,
     TOKEN,
     ecwid_shop,
+    encrypted_payload,
     inbox_rows,
     installed_store,
     post_webhook,
@@ -425,8 +430,6 @@ def test_to_events_waits_when_ecwid_does_not_answer(
     store: ShopHandle,
     clock: Clock,
 ) -> None:
-    from shoper_retention.errors import UpstreamFailed
-
     headers, body = webhook("unfinished_order.created", created=clock.now, data=CART)
     post_webhook(client, headers, body)
     shop, delivery = stored_delivery(factory)
@@ -454,3 +457,85 @@ def test_to_events_of_an_uninstall_keeps_it_only_when_ecwid_refuses_the_token(
     ecwid.fail_next(401)
     (event,) = platform.to_events(shop, delivery)
     assert isinstance(event, ShopUninstalled)
+
+
+def test_a_token_ecwid_refuses_makes_deliveries_wait_until_the_merchant_opens_the_app(
+    client: Any,
+    worker: Any,
+    ecwid: FakeEcwid,
+    factory: sessionmaker[Session],
+    store: ShopHandle,
+    clock: Clock,
+) -> None:
+    """Ecwid disabled the stored token (its code exchanged twice, say) while the app stays
+    installed: the store's deliveries wait, the settings page tells the merchant what to do,
+    and opening the app brings a token that reads them."""
+    ecwid.put_order(STORE_ID, sample_order("XJ12H"))
+    ecwid.revoke(TOKEN)
+    post_webhook(client, *webhook("order.created", created=clock.now, data={"orderId": "XJ12H"}))
+
+    report = worker.tick(clock.now)
+
+    assert (report.ingested, report.ingest_failed, report.ingest_retried) == (0, 0, 1)
+    (row,) = inbox_rows(factory)
+    assert row.status == "pending" and "token" in (row.error or "")
+    shop = ecwid_shop(factory)
+    assert shop is not None and shop.status == "active"
+    assert shop.setup_error == TOKEN_REFUSED
+    assert EcwidPlatform.waiting_reason(shop) == WAITING_FOR_TOKEN
+
+    ecwid.grant_token(STORE_ID, "new-token")
+    payload = encrypted_payload(access_token="new-token")
+    assert client.get("/ecwid/app", query_string={"payload": payload}).status_code == 200
+    worker.tick(clock.advance(minutes=5))
+
+    (row,) = inbox_rows(factory)
+    assert row.status == "processed"
+    with factory() as session:
+        assert session.scalars(select(Order.platform_order_id)).all() == ["XJ12H"]
+    shop = ecwid_shop(factory)
+    assert shop is not None and shop.setup_error == ""
+    assert EcwidPlatform.waiting_reason(shop) is None
+
+
+@pytest.mark.parametrize("stored", ["none", "unreadable"])
+def test_a_store_with_no_usable_token_waits_instead_of_failing(
+    client: Any,
+    worker: Any,
+    ecwid: FakeEcwid,
+    factory: sessionmaker[Session],
+    store: ShopHandle,
+    clock: Clock,
+    stored: str,
+) -> None:
+    with factory() as session, session.begin():
+        shop = session.get(Shop, store.id)
+        assert shop is not None
+        other_key = CredentialBox("a secret key this server no longer has").seal(TOKEN)
+        shop.access_token_enc = None if stored == "none" else other_key
+    post_webhook(client, *webhook("order.created", created=clock.now, data={"orderId": "XJ12H"}))
+
+    worker.tick(clock.now)
+
+    (row,) = inbox_rows(factory)
+    assert row.status == "pending"
+    shop = ecwid_shop(factory)
+    assert shop is not None and shop.setup_error == TOKEN_MISSING
+    assert EcwidPlatform.waiting_reason(shop) == WAITING_FOR_TOKEN
+
+
+def test_to_events_waits_when_ecwid_refuses_the_token(
+    client: Any,
+    ecwid: FakeEcwid,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    store: ShopHandle,
+    clock: Clock,
+) -> None:
+    headers, body = webhook("unfinished_order.created", created=clock.now, data=CART)
+    post_webhook(client, headers, body)
+    shop, delivery = stored_delivery(factory)
+    ecwid.revoke(TOKEN)
+
+    with pytest.raises(UpstreamFailed):
+        EcwidPlatform(settings).to_events(shop, delivery)

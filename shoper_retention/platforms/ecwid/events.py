@@ -8,10 +8,16 @@ nothing else: the cart, order, product or customer is whatever the store's REST 
 A delivery retried a day later is therefore read as the entity is today, which is what we
 want from every event here.
 
-Ids: abandoned-cart events carry `data.cartId` (a UUID) and `data.orderId`; order events
-`data.orderId` ("XJ12H"), with the internal number in `entityId` (an older store's order
-number, usable as the id when `data` has none); product and customer events `entityId`
+Ids: abandoned-cart events carry `data.cartId` (a UUID) and `data.orderId`, the id the order
+keeps once placed ("app receives `unfinished_order.created` webhook about order A, waits for
+`order.created` webhook about order A", github.com/Ecwid/ecwid-api-docs, includes/_webhooks.md);
+order events `data.orderId` ("XJ12H"), with the internal number in `entityId` (an older store's
+order number, usable as the id when `data` has none); product and customer events `entityId`
 (docs.ecwid.com/webhook-automations/learn-ecwid-webhooks/event-data-in-webhooks).
+
+Consent: only the store's customer record (the account) is the store's word on an address.
+An order's or cart's e-mail is typed by whoever checks out, so an order says nothing about
+consent and a cart's marketing box is a claim for that cart only (contacts/consent.py).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from shoper_retention.errors import BadInput
 from shoper_retention.ingest.events import (
     CartChanged,
     CartItem,
+    ConsentChange,
     ContactInfo,
     CustomerSeen,
     DomainEvent,
@@ -46,6 +53,7 @@ from shoper_retention.platforms.ecwid.catalogue import http_url
 from shoper_retention.platforms.ecwid.stock import product_units, variant_units
 
 SOURCE = "ecwid"
+CHECKOUT_CLAIM = "ecwid checkout"  # the source of a cart's marketing box (ConsentChange)
 # Cart UUIDs, order ids with the store's prefix and suffix ("MYSTORE-X8UYE"), numbers.
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _NUMBER = re.compile(r"[0-9]{1,19}")
@@ -73,8 +81,8 @@ def to_events(
 ) -> Sequence[DomainEvent]:
     """The domain events of one verified delivery. BadInput for a body we cannot act on
     (unknown event, missing or odd ids, another store's id, an unreadable time in the API's
-    answer); `EcwidUnavailable` and `EcwidAuthError` come through for the caller to retry or
-    stop on."""
+    answer); `EcwidUnavailable` and `EcwidAuthError` come through for the caller to wait on
+    (platform.py)."""
     if not isinstance(body, dict):
         raise BadInput("body is not a JSON object")
     handler = HANDLERS.get(event_type) if isinstance(event_type, str) else None
@@ -110,14 +118,15 @@ def _cart_changed(
     admin sets `hidden`, includes/_webhooks.md, "When 'unfinished_order.deleted' event type is
     sent?") or that the API no longer knows is a stopped cart: emptied, so nothing more is
     sent about it."""
-    cart_id = _cart_id(body)
+    cart_id, order_ref = _cart_id(body), _order_ref(body)
     try:
         cart = client.cart(cart_id)
     except EcwidNotFound:
-        return [_stopped(shop, cart_id, received_at, received_at)]
+        return [_stopped(shop, cart_id, order_ref, received_at, received_at)]
     if cart.get("hidden") is True:
-        return [_stopped(shop, cart_id, _later(cart, received_at), received_at)]
-    return cart_events(cart, cart_id, shop, received_at)
+        return [_stopped(shop, cart_id, order_ref, _later(cart, received_at), received_at)]
+    recovered = _recovered_order(client, cart)
+    return cart_events(cart, cart_id, shop, received_at, order_ref=order_ref, order_id=recovered)
 
 
 def _cart_deleted(
@@ -125,25 +134,43 @@ def _cart_deleted(
 ) -> list[DomainEvent]:
     """A deletion counts only when the API confirms it (gone, or hidden): the body is not
     signed, and a live cart must not be silenced by a forged one."""
-    cart_id = _cart_id(body)
+    cart_id, order_ref = _cart_id(body), _order_ref(body)
     try:
         cart = client.cart(cart_id)
     except EcwidNotFound:
-        return [_stopped(shop, cart_id, received_at, received_at)]
+        return [_stopped(shop, cart_id, order_ref, received_at, received_at)]
     if cart.get("hidden") is True:
-        return [_stopped(shop, cart_id, _later(cart, received_at), received_at)]
+        return [_stopped(shop, cart_id, order_ref, _later(cart, received_at), received_at)]
     return []
 
 
 def cart_events(
-    cart: dict[str, Any], cart_id: str, shop: Shop, received_at: datetime
+    cart: dict[str, Any],
+    cart_id: str,
+    shop: Shop,
+    received_at: datetime,
+    *,
+    order_ref: str | None = None,
+    order_id: str | None = None,
 ) -> list[DomainEvent]:
-    """A cart of `GET /carts/{cartId}` (includes/_cart.md, "Get abandoned cart")."""
+    """A cart of `GET /carts/{cartId}` (includes/_cart.md, "Get abandoned cart"). `order_ref`:
+    the order it becomes once paid (the delivery's `data.orderId`); `order_id`: the order it
+    was recovered as, already placed.
+
+    Its `acceptMarketing` is the checkout's box, ticked or not by whoever typed the e-mail:
+    a claim for this cart's reminders, confirmed by the address's owner under confirmed
+    opt-in like a storefront tick, never the store's word on the address."""
     contact = _contact(cart, shop)
     occurred_at = (
         _time(cart, "updateTimestamp", "updateDate")
         or _time(cart, "createTimestamp", "createDate")
         or received_at
+    )
+    ticked = cart.get("acceptMarketing")
+    claims = (
+        (ConsentChange("email", ticked, CHECKOUT_CLAIM),)
+        if isinstance(ticked, bool) and contact.email
+        else ()
     )
     event = CartChanged(
         cart_id=same_cart_key(cart_id),
@@ -152,14 +179,17 @@ def cart_events(
         currency=_currency(cart, shop),
         items=tuple(_items(cart.get("items"))),
         contact=contact,
+        consents=claims,
         restore_url=restore_url(shop, cart, contact.email),
-        # "Order number. Is present if the abandoned cart was successfully recovered".
-        order_id=_id_text(cart.get("recoveredOrderId"))[:64] or None,
+        order_id=order_id,
+        order_ref=order_ref,
     )
-    return [event, *_consent(cart, contact)]
+    return [event]
 
 
-def _stopped(shop: Shop, cart_id: str, occurred_at: datetime, received_at: datetime) -> CartChanged:
+def _stopped(
+    shop: Shop, cart_id: str, order_ref: str | None, occurred_at: datetime, received_at: datetime
+) -> CartChanged:
     return CartChanged(
         cart_id=same_cart_key(cart_id),
         occurred_at=occurred_at,
@@ -167,7 +197,24 @@ def _stopped(shop: Shop, cart_id: str, occurred_at: datetime, received_at: datet
         currency=shop.currency or "",
         items=(),
         contact=ContactInfo(),
+        order_ref=order_ref,
     )
+
+
+def _recovered_order(client: EcwidClient, cart: dict[str, Any]) -> str | None:
+    """The id of the order the cart was recovered as. The cart gives `recoveredOrderId`, an
+    order *number* ("Order number. Is present if the abandoned cart was successfully
+    recovered", includes/_cart.md), while orders are stored under their `id` ("XJ12H"):
+    `GET /orders/{number}` answers with it (older stores' numbers are their ids). None when
+    the cart was not recovered or Ecwid no longer knows that order."""
+    number = _number(cart.get("recoveredOrderId"))
+    if not number:
+        return None
+    try:
+        order = client.order(number)
+    except EcwidNotFound:
+        return None
+    return (_id_text(order.get("id")) or number)[:64]
 
 
 def _later(cart: dict[str, Any], received_at: datetime) -> datetime:
@@ -280,7 +327,8 @@ def order_events(
         items=tuple(_items(order.get("items"))),
         is_creation=is_creation,
     )
-    return [event, *_consent(order, contact)]
+    # No consent: whoever checks out types the order's e-mail and ticks its box, paid or not.
+    return [event]
 
 
 def _status_type(payment: str, fulfilment: str) -> str:
@@ -353,7 +401,7 @@ def _customer_changed(
     seen = customer_seen(customer, shop, SOURCE)
     if seen is None:
         return []
-    return [seen, *_consent(customer, seen.contact)]
+    return [seen, *_account_consent(customer, seen.contact)]
 
 
 def customer_seen(customer: dict[str, Any], shop: Shop, source: str) -> CustomerSeen | None:
@@ -408,18 +456,19 @@ HANDLERS: dict[str, Handler] = {
 # --- shared fields -------------------------------------------------------------------------
 
 
-def _consent(record: dict[str, Any], contact: ContactInfo) -> list[DomainEvent]:
-    """`acceptMarketing`: the store's record of the "send me offers" box. Ecwid reads null as
-    "may market" (includes/_customers.md, "How to find customer emails I can use for
-    promotions?"); Polish law wants an explicit yes, so null says nothing either way. A false
-    may only mean the box was left unticked at one checkout: it withdraws only a yes that
-    came from the store itself, never one the owner confirmed with us."""
-    granted = record.get("acceptMarketing")
+def _account_consent(customer: dict[str, Any], contact: ContactInfo) -> list[DomainEvent]:
+    """`acceptMarketing` of a customer account: the store's record of its "send me offers"
+    box. Ecwid reads null as "may market" (includes/_customers.md, "How to find customer
+    emails I can use for promotions?"); Polish law wants an explicit yes, so null says nothing
+    either way. A false may only mean the box was left unticked at one checkout: it withdraws
+    only a yes that came from the store itself, never one the owner confirmed with us.
+    The event names the address and the account only: the customer's phone and name come
+    with CustomerSeen, not with a consent."""
+    granted = customer.get("acceptMarketing")
     if not isinstance(granted, bool) or contact.email is None:
         return []
-    return [
-        MarketingConsentReported(contact, "email", granted, SOURCE, withdraws_only_own_grant=True)
-    ]
+    who = ContactInfo(email=contact.email, platform_customer_id=contact.platform_customer_id)
+    return [MarketingConsentReported(who, "email", granted, SOURCE, withdraws_only_own_grant=True)]
 
 
 def _contact(record: dict[str, Any], shop: Shop) -> ContactInfo:
@@ -505,6 +554,14 @@ def _cart_id(body: dict[str, Any]) -> str:
     if not isinstance(cart_id, str) or not _ID.fullmatch(cart_id):
         raise BadInput("missing or malformed data.cartId", field="data.cartId")
     return cart_id
+
+
+def _order_ref(body: dict[str, Any]) -> str | None:
+    """An unfinished order's `data.orderId`, the id its order will have; None when the body
+    has none we can use (the cart alone is still worth reading)."""
+    data = body.get("data")
+    order_id = data.get("orderId") if isinstance(data, dict) else None
+    return order_id if isinstance(order_id, str) and _ID.fullmatch(order_id) else None
 
 
 def _order_id(body: dict[str, Any]) -> str:

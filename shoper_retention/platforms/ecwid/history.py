@@ -21,7 +21,7 @@ import requests
 
 from shoper_retention.commerce.history import HistoryPage, HistoryRefused, HistoryUnavailable
 from shoper_retention.errors import BadInput
-from shoper_retention.ingest.events import DomainEvent, MarketingConsentReported
+from shoper_retention.ingest.events import DomainEvent
 from shoper_retention.models import Shop
 from shoper_retention.platforms.ecwid import events
 from shoper_retention.platforms.ecwid.api import (
@@ -99,11 +99,7 @@ def _events(kind: str, record: dict[str, Any], shop: Shop, now: datetime) -> lis
         if kind == "customers":
             seen = events.customer_seen(record, shop, SOURCE)
             return [seen] if seen is not None else []
-        return [
-            event
-            for event in events.order_events(record, shop, now)
-            if not isinstance(event, MarketingConsentReported)
-        ]
+        return list(events.order_events(record, shop, now))
     except BadInput as exc:
         log.warning("shop %s: history %s record skipped: %s", shop.id, kind, exc.message)
         return []

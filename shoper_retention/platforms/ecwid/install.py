@@ -6,21 +6,25 @@ storage, its history import requested.
 
 Ecwid tokens never expire and have no refresh (platforms.md), and webhooks are declared in the
 app's registration, not created per store: once the token is stored there is nothing else to
-register. Reading the profile or saving the storefront config may fail after the token is
-stored; the store is kept with the error and the worker finishes the set-up (`maintain`)."""
+register. Reading the profile and saving the storefront config happen with no transaction
+open (on SQLite an open transaction holds the write lock every webhook needs): right after the
+OAuth install, or by the worker (`maintain`) for a store activated from the admin, and again
+after a failure."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import secrets
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shoper_retention import shop_config
@@ -31,15 +35,38 @@ from shoper_retention.manifest import scopes
 from shoper_retention.messaging.locales import language_of
 from shoper_retention.models import Shop
 from shoper_retention.platforms.ecwid import api
-from shoper_retention.platforms.ecwid.clients import PLATFORM, client_for
+from shoper_retention.platforms.ecwid.clients import PLATFORM
 from shoper_retention.settings import Settings
 
 log = logging.getLogger(__name__)
 CALLBACK_PATH = "/ecwid/oauth/callback"
 SETUP_RETRY_BASE = timedelta(minutes=1)
 SETUP_RETRY_MAX = timedelta(hours=6)
+# The token check runs inside the settings page's transaction (on SQLite, the write lock every
+# webhook needs, and Ecwid gives a webhook 10 s): a slow Ecwid is answered 503 sooner.
+CHECK_TIMEOUT = 4.0
 MAX_CODE_LENGTH = 512  # Ecwid's codes are short; a longer one is not worth a token exchange
+# Ecwid's codes live "a few minutes" (includes/_authentication.md): one seen longer ago than
+# this cannot be exchanged anyway.
+CODE_MEMORY = timedelta(minutes=30)
+MAX_CODES_REMEMBERED = 10_000
 LINK_EXPIRED = "this link is no longer valid: open the app again from your Ecwid admin"
+# What the settings page shows (shop.setup_error) while the store cannot be read.
+TOKEN_REFUSED = (
+    "Ecwid refused the app's access token: open the app again in the Ecwid admin"
+    " (if this message stays, install the app there again)"
+)
+TOKEN_MISSING = "no usable access token is stored: open the app again in the Ecwid admin"
+# Written where a store is activated; the worker takes such a store at its next pass.
+SETUP_PENDING = "the storefront settings are being saved in Ecwid (a minute or two)"
+
+
+class CodeSpent(Exception):
+    """This code was exchanged here already: exchanging it again would disable its token."""
+
+    def __init__(self, installed: bool) -> None:
+        super().__init__("code already exchanged")
+        self.installed = installed
 
 
 class EcwidInstaller:
@@ -50,23 +77,73 @@ class EcwidInstaller:
         # Back-off for stores whose set-up keeps failing (per process: a restart retries now).
         self._retry_at: dict[int, datetime] = {}
         self._failures: dict[int, int] = {}
+        # Stores whose token a webhook's read found refused (or missing), with the sealed
+        # token that was refused: recorded on the shop by the next `maintain`.
+        self._refused: dict[int, str | None] = {}
+        # sha256 of each code this process exchanged: when, and whether it installed.
+        self._codes: dict[str, tuple[datetime, bool]] = {}
+        self._codes_lock = threading.Lock()
 
     @property
     def redirect_uri(self) -> str:
         return f"{self.settings.public_url}{CALLBACK_PATH}"
 
     # --- entries ----------------------------------------------------------------------------
-    def install_from_code(self, session: Session, code: str, now: datetime) -> Shop:
-        """Exchange an OAuth code and activate its store. The code is single-use, and a
-        second exchange disables the token the first returned (platforms.md): it is sent
-        once, never retried."""
+    def install_from_code(self, factory: sessionmaker[Session], code: str, now: datetime) -> int:
+        """Exchange an OAuth code and activate its store; returns the shop's id. The code is
+        single-use, and a second exchange disables the token the first returned
+        (platforms.md): it is sent once, never retried, and never again by this process
+        (CodeSpent). The exchange and the set-up's REST calls run with no transaction open;
+        the token is stored in a short one between them."""
         if not self.settings.ecwid_enabled:
             raise NotFound("Ecwid is not configured on this server")
         code = code.strip()
         if not code or len(code) > MAX_CODE_LENGTH or not code.isprintable():
             raise BadInput("missing or malformed code", field="code")
+        digest = self._claim_code(code, now)
+        installed = False
         try:
-            grant = api.exchange_code(
+            grant = self._exchange(code)
+            store_id = store_id_text(grant.store_id)
+            missing = sorted(set(scopes(PLATFORM)) - set(grant.scopes))
+            if grant.scopes and missing:
+                log.warning("Ecwid store %s granted no %s", store_id, ", ".join(missing))
+            with factory() as session, session.begin():
+                shop = self.activate(
+                    session, store_id, grant.access_token, now, granted=grant.scopes
+                )
+                shop_id = shop.id
+            installed = True
+        finally:
+            with self._codes_lock:
+                self._codes[digest] = (now, installed)
+        try:
+            self.finish_setup(factory, shop_id, now)
+        except SQLAlchemyError:
+            # The token is stored and the code spent: the install stands, and the worker
+            # finishes the set-up (SETUP_PENDING).
+            log.exception("shop %s: set-up left to the worker", shop_id)
+        return shop_id
+
+    def _claim_code(self, code: str, now: datetime) -> str:
+        """Note a code before it is sent; CodeSpent if this process sent it before (a reload
+        of the callback, a restored tab, a double click). Per process: the redirect after an
+        install (views.py) keeps the code out of the browser's history for the rest."""
+        digest = hashlib.sha256(code.encode()).hexdigest()
+        with self._codes_lock:
+            seen = self._codes.get(digest)
+            if seen is not None and seen[0] > now - CODE_MEMORY:
+                raise CodeSpent(installed=seen[1])
+            if len(self._codes) >= MAX_CODES_REMEMBERED:
+                self._codes = {k: v for k, v in self._codes.items() if v[0] > now - CODE_MEMORY}
+            while len(self._codes) >= MAX_CODES_REMEMBERED:  # a flood of made-up codes
+                del self._codes[next(iter(self._codes))]
+            self._codes[digest] = (now, False)
+        return digest
+
+    def _exchange(self, code: str) -> api.TokenGrant:
+        try:
+            return api.exchange_code(
                 self.http,
                 self.settings.ecwid_oauth_url,
                 self.settings.ecwid_client_id,
@@ -84,31 +161,40 @@ class EcwidInstaller:
                 "Ecwid refused this install link (it may have been used already): start the"
                 " installation again"
             ) from exc
-        store_id = store_id_text(grant.store_id)
-        missing = sorted(set(scopes(PLATFORM)) - set(grant.scopes))
-        if grant.scopes and missing:
-            log.warning("Ecwid store %s granted no %s", store_id, ", ".join(missing))
-        return self.activate(session, store_id, grant.access_token, now, granted=grant.scopes)
 
-    def adopt_token(self, session: Session, shop: Shop, token: str, now: datetime) -> None:
-        """The admin iframe brought a token other than the one stored. Taken only if Ecwid
-        does not refuse it: an old payload replayed from browser history must not swap a
-        working token for a revoked one."""
+    def check_token(self, store_id: str, token: str) -> dict[str, Any]:
+        """The store's profile, read with `token`: Ecwid's word that the token works now.
+        Forbidden when Ecwid refuses it (an uninstalled store's, from an old payload);
+        UpstreamFailed when Ecwid does not answer: no token is taken unconfirmed."""
         client = api.EcwidClient(
             self.settings.ecwid_api_url,
-            shop.platform_shop_id,
+            store_id,
             token,
             http=self.http,
+            timeout=CHECK_TIMEOUT,
             max_retries=0,
         )
         try:
-            profile: dict[str, Any] | None = client.profile()
+            return client.profile()
         except api.EcwidAuthError:
             raise Forbidden(LINK_EXPIRED) from None
-        except api.EcwidError:
-            profile = None  # Ecwid is not answering now: the newest token is likelier right
+        except api.EcwidError as exc:
+            log.info("Ecwid store %s: token not checked: %s", store_id, exc.message)
+            raise UpstreamFailed(
+                "Ecwid is not answering right now: open the app again in a few minutes"
+            ) from None
+
+    def adopt_token(self, session: Session, shop: Shop, token: str, now: datetime) -> None:
+        """The admin iframe brought a token other than the one stored. Taken only once Ecwid
+        accepts it: an old payload replayed from browser history must not swap a working
+        token for a revoked one (Forbidden), and one Ecwid cannot vouch for now is not taken
+        (UpstreamFailed)."""
+        profile = self.check_token(shop.platform_shop_id, token)
         self._store_token(shop, token)
-        self.finish_setup(session, shop, now, profile=profile)
+        read_profile(shop, profile)
+        if shop.setup_error:
+            # Whatever failed may have failed for the old token: the worker tries again now.
+            shop.setup_error = SETUP_PENDING
 
     def activate(
         self,
@@ -118,17 +204,21 @@ class EcwidInstaller:
         now: datetime,
         *,
         granted: tuple[str, ...] | None = None,
+        profile: dict[str, Any] | None = None,
     ) -> Shop:
-        """Install, re-install or refresh a store: its token stored, its set-up finished (or
-        recorded for `maintain`), its history import requested."""
+        """Install, re-install or refresh a store with a token Ecwid gave or confirmed: the
+        token stored, the `profile` read if given, the rest of the set-up left for
+        `finish_setup` (SETUP_PENDING), the history import requested. No REST here."""
         shop = find_shop(session, store_id) or self._new_shop(session, store_id, now)
         shop.status = "active"
         shop.uninstalled_at = None
         if granted is not None:
             shop.scopes = ",".join(granted)
         self._store_token(shop, token)
+        if profile is not None:
+            read_profile(shop, profile)
+        shop.setup_error = SETUP_PENDING
         session.flush()
-        self.finish_setup(session, shop, now)
         # Past customers and orders for birthdays and anniversaries; a re-install also fills
         # in what happened while the app was away. One already running goes on.
         history.request_import(session, shop, now)
@@ -162,43 +252,74 @@ class EcwidInstaller:
         # to every store that installed it (api-docs.ecwid.com/reference/set-up-webhooks).
         shop.webhooks_registered = True
 
+    def note_refused(self, shop_id: int, sealed_token: str | None) -> None:
+        """A webhook's read found the store's token refused or missing: the next `maintain`
+        tells the merchant on the settings page (a refusal proves nothing about a token
+        stored since, so the sealed one is kept to compare)."""
+        self._refused[shop_id] = sealed_token
+
     # --- set-up that needs REST -------------------------------------------------------------
     def finish_setup(
         self,
-        session: Session,
-        shop: Shop,
+        factory: sessionmaker[Session],
+        shop_id: int,
         now: datetime,
-        *,
-        profile: dict[str, Any] | None = None,
     ) -> bool:
         """Read the store's profile and put our storefront config, each on its own (the
-        config matters most: without it the storefront script cannot find the shop). What
-        failed is recorded and retried by `maintain`."""
-        problems: list[str] = []
-        try:
-            client = client_for(self.settings, self.http, shop, max_retries=0)
-        except api.EcwidError as exc:
-            client = None
-            problems.append(f"no access to the store's API: {exc.message}")
-        if client is not None:
-            try:
-                read_profile(shop, profile if profile is not None else client.profile())
-            except api.EcwidError as exc:
-                problems.append(f"store profile not read: {exc.message}")
-            try:
-                client.set_public_config(public_config(shop))
-            except api.EcwidError as exc:
-                problems.append(f"storefront config not saved: {exc.message}")
-        shop.setup_error = (
-            ("Ecwid set-up incomplete: " + "; ".join(problems))[:500] if problems else ""
-        )
-        if problems:
-            log.warning("shop %s: %s", shop.id, shop.setup_error)
-            self._back_off(shop.id, now)
+        config matters most: without it the storefront script cannot find the shop), with
+        no transaction open during the calls; the outcome is stored in a short one, unless
+        the store was uninstalled or given another token meanwhile. What failed is recorded
+        and retried by `maintain`."""
+        with factory() as session:
+            shop = session.get(Shop, shop_id)
+            if shop is None or not shop.active:
+                return False
+            sealed, store_id, config = (
+                shop.access_token_enc,
+                shop.platform_shop_id,
+                public_config(shop),
+            )
+        error, profile = self._set_up_at_ecwid(store_id, sealed, config)
+        with factory() as session, session.begin():
+            shop = session.get(Shop, shop_id, with_for_update=True)
+            if shop is None or not shop.active or shop.access_token_enc != sealed:
+                return False
+            if profile is not None:
+                read_profile(shop, profile)
+            shop.setup_error = error
+        if error:
+            log.warning("shop %s: %s", shop_id, error)
+            self._back_off(shop_id, now)
         else:
-            self._retry_at.pop(shop.id, None)
-            self._failures.pop(shop.id, None)
-        return not problems
+            self._retry_at.pop(shop_id, None)
+            self._failures.pop(shop_id, None)
+        return not error
+
+    def _set_up_at_ecwid(
+        self, store_id: str, sealed: str | None, config: str
+    ) -> tuple[str, dict[str, Any] | None]:
+        """The REST half of the set-up: (what went wrong or '', the profile if read)."""
+        token = self.box.open(sealed)
+        if not token:
+            return TOKEN_MISSING, None
+        client = api.EcwidClient(
+            self.settings.ecwid_api_url, store_id, token, http=self.http, max_retries=0
+        )
+        problems: list[str] = []
+        profile: dict[str, Any] | None = None
+        try:
+            profile = client.profile()
+        except api.EcwidAuthError:
+            return TOKEN_REFUSED, None  # nothing more would work with this token
+        except api.EcwidError as exc:
+            problems.append(f"store profile not read: {exc.message}")
+        try:
+            client.set_public_config(config)
+        except api.EcwidError as exc:
+            problems.append(f"storefront config not saved: {exc.message}")
+        if not problems:
+            return "", profile
+        return ("Ecwid set-up incomplete: " + "; ".join(problems))[:500], profile
 
     def _back_off(self, shop_id: int, now: datetime) -> None:
         failures = self._failures.get(shop_id, 0)
@@ -207,24 +328,35 @@ class EcwidInstaller:
 
     # --- worker job -------------------------------------------------------------------------
     def maintain(self, factory: sessionmaker[Session], now: datetime) -> int:
-        """Finish set-ups that failed, one store per transaction; returns the stores tried."""
+        """Tell the merchants whose token a webhook found refused, then finish set-ups that are
+        pending or failed, one store at a time; returns the stores tried."""
+        self._record_refusals(factory, now)
         with factory() as session:
-            shop_ids = list(
-                session.scalars(
-                    select(Shop.id)
-                    .where(Shop.platform == PLATFORM, Shop.status == "active")
-                    .where(Shop.setup_error != "", Shop.access_token_enc.is_not(None))
-                    .order_by(Shop.id)
-                    .limit(100)
-                )
-            )
-        shop_ids = [i for i in shop_ids if self._retry_at.get(i, now) <= now]  # backing off
-        for shop_id in shop_ids:
+            rows = session.execute(
+                select(Shop.id, Shop.setup_error)
+                .where(Shop.platform == PLATFORM, Shop.status == "active")
+                .where(Shop.setup_error != "", Shop.access_token_enc.is_not(None))
+                .order_by(Shop.id)
+                .limit(100)
+            ).all()
+        # A store activated since is due now; one whose set-up failed backs off.
+        due = [
+            i for i, error in rows if error == SETUP_PENDING or self._retry_at.get(i, now) <= now
+        ]
+        for shop_id in due:
+            self.finish_setup(factory, shop_id, now)
+        return len(due)
+
+    def _record_refusals(self, factory: sessionmaker[Session], now: datetime) -> None:
+        refused, self._refused = self._refused, {}
+        for shop_id, sealed in refused.items():
             with factory() as session, session.begin():
                 shop = session.get(Shop, shop_id, with_for_update=True)
-                if shop is not None and shop.active and shop.setup_error:
-                    self.finish_setup(session, shop, now)
-        return len(shop_ids)
+                if shop is None or not shop.active or shop.access_token_enc != sealed:
+                    continue  # uninstalled, or a new token came since
+                shop.setup_error = TOKEN_REFUSED if self.box.open(sealed) else TOKEN_MISSING
+                log.warning("shop %s: %s", shop_id, shop.setup_error)
+            self._back_off(shop_id, now)
 
 
 def find_shop(session: Session, store_id: str) -> Shop | None:

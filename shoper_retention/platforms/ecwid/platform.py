@@ -23,7 +23,7 @@ from shoper_retention.platforms.ecwid.catalogue import EcwidCatalogue
 from shoper_retention.platforms.ecwid.clients import PLATFORM, client_for
 from shoper_retention.platforms.ecwid.coupons import EcwidCoupons
 from shoper_retention.platforms.ecwid.history import EcwidHistory
-from shoper_retention.platforms.ecwid.install import EcwidInstaller
+from shoper_retention.platforms.ecwid.install import TOKEN_MISSING, TOKEN_REFUSED, EcwidInstaller
 from shoper_retention.platforms.ecwid.stock import EcwidStock
 from shoper_retention.settings import Settings
 
@@ -54,7 +54,13 @@ class EcwidPlatform:
 
     def to_events(self, shop: Shop, delivery: InboxDelivery) -> Sequence[DomainEvent]:
         """Every fact is read back over REST (the body is not signed): a store Ecwid does not
-        answer for now is UpstreamFailed, and the delivery waits for it."""
+        answer for now is UpstreamFailed, and the delivery waits for it.
+
+        So is a store whose token Ecwid refuses, or whose token we cannot read: the merchant
+        opening the app in the Ecwid admin brings a working one (app_page.py), and the
+        deliveries taken meanwhile are then read. The settings page says what to do
+        (install.TOKEN_REFUSED, recorded by the worker's next `maintain`). An uninstall
+        reads nothing but the refusal (`_confirmed_uninstall`)."""
         body = parse_object(delivery.body, max_depth=views.BODY_DEPTH, free_text=True)
         try:
             client = client_for(self.settings, self.http, shop)
@@ -63,8 +69,11 @@ class EcwidPlatform:
                 found = self._confirmed_uninstall(client, shop, found)
         except api.EcwidUnavailable as exc:
             raise UpstreamFailed(exc.message) from exc
+        except api.EcwidAuthError as exc:
+            self.installer.note_refused(shop.id, shop.access_token_enc)
+            raise UpstreamFailed(f"waiting for a token Ecwid accepts: {exc.message}") from exc
         except api.EcwidError as exc:
-            # Refused for good (a revoked token, a plan with no API): retrying will not help.
+            # Refused for good (a plan with no API, a malformed request): retrying will not help.
             raise DomainError(exc.message) from exc
         except ValueError as exc:  # an id no URL can carry
             raise BadInput(str(exc)) from exc
@@ -86,8 +95,11 @@ class EcwidPlatform:
 
     @staticmethod
     def waiting_reason(shop: Shop) -> str | None:
-        # Without a token no order can be read back, so a paid cart could not be seen.
-        return None if shop.access_token_enc else WAITING_FOR_TOKEN
+        # Without a token Ecwid accepts no order can be read back, so a paid cart could not
+        # be seen (nor a coupon made).
+        if not shop.access_token_enc or shop.setup_error in (TOKEN_REFUSED, TOKEN_MISSING):
+            return WAITING_FOR_TOKEN
+        return None
 
     def app_page_shop(
         self, session: Session, args: Mapping[str, str], now: datetime

@@ -1,6 +1,13 @@
 """Ecwid's routes: `GET /ecwid/oauth/callback` (an install started outside the App Market) and
 `POST /ecwid/webhooks` (every store's webhooks, one URL per app).
 
+A successful install answers 303 to `/ecwid/oauth/callback?installed=1`, the same page without
+the code: Ecwid disables a token whose code is exchanged a second time
+(includes/_authentication.md, "a temporary code can be exchanged to an access token only
+once. In case of second attempt, the previously provided access token is automatically
+disabled"), so a reload, a restored tab or a link preview must find no code to send. Callback
+answers are `no-store` and `no-referrer` for the same reason.
+
 A webhook is verified, checked for freshness and stored in the inbox; the worker reads the
 entity it names back over REST and does the rest. Ecwid allows 10 s for an answer and takes a
 200 as delivered (docs.ecwid.com/build-apps/webhook-automations/setup-webhooks/
@@ -11,11 +18,12 @@ retried until it is)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, redirect, render_template, request
 from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError
+from werkzeug.wrappers import Response as BaseResponse
 
 from shoper_retention.errors import (
     BadInput,
@@ -31,10 +39,17 @@ from shoper_retention.manifest import webhook_events
 from shoper_retention.models import Shop
 from shoper_retention.platforms.ecwid import signature
 from shoper_retention.platforms.ecwid.clients import PLATFORM
-from shoper_retention.platforms.ecwid.install import CALLBACK_PATH, EcwidInstaller, store_id_text
+from shoper_retention.platforms.ecwid.install import (
+    CALLBACK_PATH,
+    CodeSpent,
+    EcwidInstaller,
+    store_id_text,
+)
 from shoper_retention.web.services import Services, services
 
+R = TypeVar("R", bound=BaseResponse)
 WEBHOOK_PATH = "/ecwid/webhooks"
+INSTALLED = "installed"  # the callback's query flag for the page shown after an install
 SIGNATURE_HEADER = "X-Ecwid-Webhook-Signature"
 INSTALL_BUDGET = "ecwid install"  # refused install links per address (rate_limits.py)
 WEBHOOK_BUDGET = "ecwid webhooks"  # refused signatures per address
@@ -54,6 +69,8 @@ def make_blueprint(installer: EcwidInstaller) -> Blueprint:
 
     @blueprint.get(CALLBACK_PATH)
     def oauth_callback() -> Any:
+        if "code" not in request.args and request.args.get(INSTALLED) == "1":
+            return _page("installed", 200)  # where a successful install sends the browser
         svc = services()
         svc.limits.refuse_if_blocked(INSTALL_BUDGET, request.remote_addr)
         if "error" in request.args:
@@ -62,14 +79,18 @@ def make_blueprint(installer: EcwidInstaller) -> Blueprint:
             declined = request.args.get("error") == "access_denied"
             return _page("declined" if declined else "refused", 400)
         try:
-            with svc.factory() as session, session.begin():
-                installer.install_from_code(session, request.args.get("code", ""), svc.clock())
+            installer.install_from_code(svc.factory, request.args.get("code", ""), svc.clock())
+        except CodeSpent as spent:
+            # Exchanging it again would disable the token it brought (platforms.md).
+            return _installed_redirect() if spent.installed else _page("refused", 400)
         except DomainError as exc:
             if exc.status < 500:
                 svc.limits.count_failure(INSTALL_BUDGET, request.remote_addr)
             outcome = {404: "not_configured", 503: "unavailable"}.get(exc.status, "refused")
             return _page(outcome, exc.status, retry_after=exc.retry_after)
-        return _page("installed", 200)
+        # Off the URL with the code: a reload, a restored tab or a link preview of this page
+        # must never send the code to Ecwid again.
+        return _installed_redirect()
 
     @blueprint.post(WEBHOOK_PATH)
     def webhook() -> Any:
@@ -233,7 +254,19 @@ def _page(outcome: str, status: int, *, retry_after: int | None = None) -> Respo
     store's profile is read, and a page that fails to install has none."""
     texts = PAGES[outcome]
     body = render_template("ecwid/install.html", language="pl", texts=texts)
-    response = Response(body, status=status, mimetype="text/html")
+    response = _private(Response(body, status=status, mimetype="text/html"))
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def _installed_redirect() -> BaseResponse:
+    return _private(redirect(f"{CALLBACK_PATH}?{INSTALLED}=1", code=303))
+
+
+def _private(response: R) -> R:
+    """Callback answers are kept by no cache, and their URL (with the code) is sent on to no
+    page the browser loads next."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
     return response
