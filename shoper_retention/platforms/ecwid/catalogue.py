@@ -9,7 +9,6 @@ when the variation takes the product's."""
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,12 +17,11 @@ import requests
 
 from shoper_retention.commerce.catalogue import CatalogueUnavailable, ProductInfo
 from shoper_retention.models import Shop
-from shoper_retention.platforms.ecwid.api import EcwidError, EcwidNotFound
-from shoper_retention.platforms.ecwid.clients import PLATFORM, client_for
+from shoper_retention.platforms.ecwid.api import EcwidError
+from shoper_retention.platforms.ecwid.clients import PLATFORM, read_product
 from shoper_retention.platforms.ecwid.stock import find_variation
 from shoper_retention.settings import Settings
 
-_ID = re.compile(r"[0-9]{1,19}")
 # Smallest first that still looks sharp in an e-mail: 800 px, then 400 px, then 1500 px.
 _IMAGE_FIELDS = ("hdThumbnailUrl", "thumbnailUrl", "imageUrl", "originalImageUrl")
 
@@ -38,16 +36,12 @@ class EcwidCatalogue:
     def __call__(self, shop: Shop, product_id: str, variant_id: str) -> ProductInfo | None:
         if shop.platform != PLATFORM:
             raise CatalogueUnavailable(f"not an Ecwid store ({shop.platform})")
-        if not _ID.fullmatch(product_id) or (variant_id and not _ID.fullmatch(variant_id)):
-            return None  # Ecwid ids are integers: the page made this one up
         try:
-            # No waiting out a 429: the cache backs off and asks again later.
-            client = client_for(self.settings, self.http, shop, max_retries=0)
-            product = client.product(product_id)
-        except EcwidNotFound:
-            return None
+            product = read_product(self.settings, self.http, shop, product_id, variant_id)
         except EcwidError as exc:
             raise CatalogueUnavailable(str(exc)) from exc
+        if product is None:
+            return None
         return product_info(shop, product, variant_id)
 
 

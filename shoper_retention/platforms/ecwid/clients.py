@@ -5,14 +5,16 @@ client it needs."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
+from typing import Any
 
 import requests
 
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.models import Shop
-from shoper_retention.platforms.ecwid.api import EcwidAuthError, EcwidClient
+from shoper_retention.platforms.ecwid.api import EcwidAuthError, EcwidClient, EcwidNotFound
 from shoper_retention.settings import Settings
 
 PLATFORM = "ecwid"  # Shop.platform of an Ecwid store
@@ -39,3 +41,22 @@ def client_for(
         max_retries=max_retries,
         sleep=sleep,
     )
+
+
+_PRODUCT_ID = re.compile(r"[0-9]{1,19}")
+
+
+def read_product(
+    settings: Settings, http: requests.Session | None, shop: Shop, product_id: str, variant_id: str
+) -> dict[str, Any] | None:
+    """`GET /products/{id}` for the catalogue and stock readers: None for an id Ecwid cannot
+    have (its ids are integers: the page made it up) or a product it does not know; EcwidError
+    when it cannot tell now. No waiting out a 429: both readers simply ask again later."""
+    if not _PRODUCT_ID.fullmatch(product_id) or (
+        variant_id and not _PRODUCT_ID.fullmatch(variant_id)
+    ):
+        return None
+    try:
+        return client_for(settings, http, shop, max_retries=0).product(product_id)
+    except EcwidNotFound:
+        return None

@@ -8,7 +8,6 @@ its own SKU, and otherwise takes the product's quantity."""
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -16,13 +15,12 @@ import requests
 
 from shoper_retention.commerce.stock import StockUnavailable
 from shoper_retention.models import Shop
-from shoper_retention.platforms.ecwid.api import EcwidError, EcwidNotFound
-from shoper_retention.platforms.ecwid.clients import PLATFORM, client_for
+from shoper_retention.platforms.ecwid.api import EcwidError
+from shoper_retention.platforms.ecwid.clients import PLATFORM, read_product
 from shoper_retention.settings import Settings
 
 # "Never runs out": more than any waiting list is long, so every shopper waiting is told.
 UNLIMITED = Decimal(1_000_000)
-_ID = re.compile(r"[0-9]{1,19}")
 
 
 class EcwidStock:
@@ -35,16 +33,12 @@ class EcwidStock:
     def __call__(self, shop: Shop, product_id: str, variant_id: str) -> Decimal | None:
         if shop.platform != PLATFORM:
             raise StockUnavailable(f"not an Ecwid store ({shop.platform})")
-        if not _ID.fullmatch(product_id) or (variant_id and not _ID.fullmatch(variant_id)):
-            return None  # Ecwid ids are integers: the page made this one up
         try:
-            # No waiting out a 429: the re-check simply comes back on its next round.
-            client = client_for(self.settings, self.http, shop, max_retries=0)
-            product = client.product(product_id)
-        except EcwidNotFound:
-            return None
+            product = read_product(self.settings, self.http, shop, product_id, variant_id)
         except EcwidError as exc:
             raise StockUnavailable(str(exc)) from exc
+        if product is None:
+            return None
         return units_of(product, variant_id)
 
 
