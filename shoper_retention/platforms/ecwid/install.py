@@ -36,12 +36,11 @@ from shoper_retention.messaging.locales import language_of
 from shoper_retention.models import Shop
 from shoper_retention.platforms.ecwid import api
 from shoper_retention.platforms.ecwid.clients import PLATFORM
+from shoper_retention.platforms.setup_backoff import SetupBackoff
 from shoper_retention.settings import Settings
 
 log = logging.getLogger(__name__)
 CALLBACK_PATH = "/ecwid/oauth/callback"
-SETUP_RETRY_BASE = timedelta(minutes=1)
-SETUP_RETRY_MAX = timedelta(hours=6)
 # The token check runs inside the settings page's transaction (on SQLite, the write lock every
 # webhook needs, and Ecwid gives a webhook 10 s): a slow Ecwid is answered 503 sooner.
 CHECK_TIMEOUT = 4.0
@@ -75,8 +74,7 @@ class EcwidInstaller:
         self.box = CredentialBox(settings.secret_key)
         self.http = http or requests.Session()
         # Back-off for stores whose set-up keeps failing (per process: a restart retries now).
-        self._retry_at: dict[int, datetime] = {}
-        self._failures: dict[int, int] = {}
+        self.backoff = SetupBackoff()
         # Stores whose token a webhook's read found refused (or missing), with the sealed
         # token that was refused: recorded on the shop by the next `maintain`.
         self._refused: dict[int, str | None] = {}
@@ -289,10 +287,9 @@ class EcwidInstaller:
             shop.setup_error = error
         if error:
             log.warning("shop %s: %s", shop_id, error)
-            self._back_off(shop_id, now)
+            self.backoff.failed(shop_id, now)
         else:
-            self._retry_at.pop(shop_id, None)
-            self._failures.pop(shop_id, None)
+            self.backoff.succeeded(shop_id)
         return not error
 
     def _set_up_at_ecwid(
@@ -321,11 +318,6 @@ class EcwidInstaller:
             return "", profile
         return ("Ecwid set-up incomplete: " + "; ".join(problems))[:500], profile
 
-    def _back_off(self, shop_id: int, now: datetime) -> None:
-        failures = self._failures.get(shop_id, 0)
-        self._retry_at[shop_id] = now + min(SETUP_RETRY_BASE * 2**failures, SETUP_RETRY_MAX)
-        self._failures[shop_id] = failures + 1
-
     # --- worker job -------------------------------------------------------------------------
     def maintain(self, factory: sessionmaker[Session], now: datetime) -> int:
         """Tell the merchants whose token a webhook found refused, then finish set-ups that are
@@ -340,9 +332,7 @@ class EcwidInstaller:
                 .limit(100)
             ).all()
         # A store activated since is due now; one whose set-up failed backs off.
-        due = [
-            i for i, error in rows if error == SETUP_PENDING or self._retry_at.get(i, now) <= now
-        ]
+        due = [i for i, error in rows if error == SETUP_PENDING or self.backoff.due(i, now)]
         for shop_id in due:
             self.finish_setup(factory, shop_id, now)
         return len(due)
@@ -356,7 +346,7 @@ class EcwidInstaller:
                     continue  # uninstalled, or a new token came since
                 shop.setup_error = TOKEN_REFUSED if self.box.open(sealed) else TOKEN_MISSING
                 log.warning("shop %s: %s", shop_id, shop.setup_error)
-            self._back_off(shop_id, now)
+            self.backoff.failed(shop_id, now)
 
 
 def find_shop(session: Session, store_id: str) -> Shop | None:

@@ -27,14 +27,13 @@ from shoper_retention.manifest import webhook_events
 from shoper_retention.messaging.coupons import CouponUnavailable, CreateAtPlatform
 from shoper_retention.messaging.locales import language_of
 from shoper_retention.models import Shop
+from shoper_retention.platforms.setup_backoff import SetupBackoff
 from shoper_retention.platforms.shoper import api, signature
 from shoper_retention.settings import Settings
 
 log = logging.getLogger(__name__)
 PLATFORM = "shoper"
 REFRESH_MARGIN = timedelta(days=1)
-SETUP_RETRY_BASE = timedelta(minutes=1)
-SETUP_RETRY_MAX = timedelta(hours=6)
 ACTIONS = ("install", "uninstall", "billing_install", "billing_subscription", "upgrade")
 # A callback dated later than this is refused: stored as the shop's last callback, it would
 # make every real callback until then look stale.
@@ -48,9 +47,7 @@ class ShoperInstaller:
         self.settings = settings
         self.box = CredentialBox(settings.secret_key)
         self.http = http or requests.Session()
-        # Back-off for shops whose set-up keeps failing (per process: a restart retries now).
-        self._retry_at: dict[int, datetime] = {}
-        self._failures: dict[int, int] = {}
+        self.backoff = SetupBackoff()
 
     # --- lifecycle callback -------------------------------------------------------------
     def handle_callback(self, session: Session, form: Mapping[str, str], now: datetime) -> str:
@@ -180,16 +177,10 @@ class ShoperInstaller:
         )
         if problems:
             log.warning("shop %s: %s", shop.id, shop.setup_error)
-            self._back_off(shop.id, now)
+            self.backoff.failed(shop.id, now)
         else:
-            self._retry_at.pop(shop.id, None)
-            self._failures.pop(shop.id, None)
+            self.backoff.succeeded(shop.id)
         return not problems
-
-    def _back_off(self, shop_id: int, now: datetime) -> None:
-        failures = self._failures.get(shop_id, 0)
-        self._retry_at[shop_id] = now + min(SETUP_RETRY_BASE * 2**failures, SETUP_RETRY_MAX)
-        self._failures[shop_id] = failures + 1
 
     def _read_profile(self, shop: Shop, config: dict[str, object]) -> None:
         shop.name = str(config.get("shop_name") or shop.name)[:255]
@@ -275,7 +266,7 @@ class ShoperInstaller:
                     .limit(100)
                 )
             )
-        shop_ids = [i for i in shop_ids if self._retry_at.get(i, now) <= now]  # backing off
+        shop_ids = [i for i in shop_ids if self.backoff.due(i, now)]  # backing off
         for shop_id in shop_ids:
             with factory() as session, session.begin():
                 shop = session.get(Shop, shop_id, with_for_update=True)
@@ -291,7 +282,7 @@ class ShoperInstaller:
                 except (api.ShoperError, requests.RequestException) as exc:
                     shop.setup_error = f"token refresh failed: {exc}"[:500]
                     log.warning("shop %s: token refresh failed: %s", shop.id, exc)
-                    self._back_off(shop.id, now)
+                    self.backoff.failed(shop.id, now)
         return len(shop_ids)
 
     # --- coupons ----------------------------------------------------------------------------
