@@ -6,6 +6,7 @@ code never digs in dicts."""
 from __future__ import annotations
 
 import copy
+import hashlib
 from dataclasses import dataclass
 from datetime import time
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,9 @@ DEFAULTS: dict[str, Any] = {
         "birthday_form": False,
         "consent": {"pl": "", "en": "", "n": 1, "version": ""},
     },
+    # More origins the shop's pages are served from (`https://www.sklep.pl`), besides its
+    # shop_url's: web/storefront.py answers their calls too.
+    "storefront_origins": [],
 }
 
 
@@ -123,12 +127,23 @@ def customer_birthday_field(shop: Shop) -> int:
 # The consent text a shop shows until its merchant writes its own: what the box beside the
 # checkout's e-mail field grants (cart reminders and offers by e-mail), and how to take it back.
 DEFAULT_CONSENT_TEXT = {
-    "pl": "Chcę otrzymywać od sklepu e-maile z przypomnieniem o niedokończonych zakupach "
-    "i z ofertami. Mogę zrezygnować w każdej chwili, klikając link w wiadomości.",
-    "en": "I'd like e-mails from the shop reminding me of an unfinished purchase, and its "
-    "offers. I can unsubscribe at any time with the link in each message.",
+    "pl": "Chcę otrzymywać od sklepu e-maile z ofertami i przypomnieniami o niedokończonych "
+    "zakupach. Zgodę mogę w każdej chwili wycofać, klikając link w wiadomości.",
+    "en": "I'd like to receive e-mails from the shop with offers and reminders about purchases "
+    "I haven't finished. I can withdraw my consent at any time by clicking the link in any "
+    "message.",
 }
-DEFAULT_CONSENT_VERSION = "v1-default"
+
+
+def default_consent_mark(texts: dict[str, str]) -> str:
+    """A short digest of the default texts: it goes into the version of every consent given
+    beside a default text, so that version changes whenever our default's words do."""
+    joined = "\n".join(texts[lang] for lang in sorted(texts))
+    return hashlib.sha256(joined.encode()).hexdigest()[:8]
+
+
+def default_consent_version() -> str:
+    return f"v1-default-{default_consent_mark(DEFAULT_CONSENT_TEXT)}"
 
 
 @dataclass(frozen=True)
@@ -136,20 +151,31 @@ class WidgetSettings:
     restock_form: bool
     birthday_form: bool
     consent_text: dict[str, str]  # per language, the merchant's or the default
-    consent_version: str  # goes with every consent the widget reports (consent_text_version)
+    # Names these words: the widget sends it, with the language shown, with every consent it
+    # reports (consent_text_version `<version>-<lang>`).
+    consent_version: str
     consent_count: int  # texts saved so far (1: still the default)
 
 
 def widget(shop: Shop) -> WidgetSettings:
     stored = merged(shop.settings)["widget"]
     consent = stored["consent"]
-    texts = {
-        lang: str(consent.get(lang) or "") or DEFAULT_CONSENT_TEXT[lang] for lang in ("pl", "en")
-    }
+    own = {lang: str(consent.get(lang) or "") for lang in ("pl", "en")}
+    texts = {lang: own[lang] or DEFAULT_CONSENT_TEXT[lang] for lang in own}
+    version = str(consent.get("version") or "") or default_consent_version()
+    mark = default_consent_mark(DEFAULT_CONSENT_TEXT)
+    if not all(own.values()) and mark not in version:
+        # A language left to our default shows our words, which may change with a release.
+        version = f"{version}-default-{mark}"
     return WidgetSettings(
         restock_form=bool(stored["restock_form"]),
         birthday_form=bool(stored["birthday_form"]),
         consent_text=texts,
-        consent_version=str(consent.get("version") or DEFAULT_CONSENT_VERSION),
+        consent_version=version,
         consent_count=max(1, int(consent.get("n") or 1)),
     )
+
+
+def storefront_origins(shop: Shop) -> list[str]:
+    """The extra origins the merchant named for the shop's pages (web/storefront.py)."""
+    return [str(origin) for origin in merged(shop.settings)["storefront_origins"]]

@@ -27,7 +27,8 @@ from shoper_retention import shop_config
 from shoper_retention.app import create_app
 from shoper_retention.credentials import CredentialBox
 from shoper_retention.errors import BadInput
-from shoper_retention.models import Cart, Shop
+from shoper_retention.ingest import inbox
+from shoper_retention.models import Cart, InboxDelivery, Shop
 from shoper_retention.settings import Settings
 from shoper_retention.web import settings_form
 from shoper_retention.web.rate_limits import STOREFRONT_PER_IP
@@ -118,7 +119,13 @@ def test_the_widget_carries_the_shops_public_settings_and_nothing_secret(
     assert config["base"] == settings.public_url
     assert (config["lang"], config["currency"], config["platform"]) == ("en", "EUR", "shoper")
     assert (config["restock"], config["birthday"]) == (True, False)
-    assert config["consent"]["version"] == "v2-2026-03-01"
+    assert (config["restockVersion"], config["birthdayVersion"]) == (
+        "widget-restock-2",
+        "widget-birthday-1",
+    )
+    # The English text is our default: the version names its words too.
+    mark = shop_config.default_consent_mark(shop_config.DEFAULT_CONSENT_TEXT)
+    assert config["consent"]["version"] == f"v2-2026-03-01-default-{mark}"
     assert config["consent"]["text"]["pl"] == "Zgoda </script>"
     assert config["consent"]["text"]["en"] == shop_config.DEFAULT_CONSENT_TEXT["en"]
     assert "</script>" not in body  # escaped: the text can never end a script
@@ -267,6 +274,52 @@ def test_error_reports_are_limited_per_shop(client: FlaskClient, shop: ShopHandl
     assert over.status_code == 429 and over.headers["Retry-After"]
 
 
+def test_an_error_report_can_neither_drive_a_terminal_nor_hide_an_escaped_address(
+    client: FlaskClient, shop: ShopHandle, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="shoper_retention.web.widget")
+    answer = report(
+        client,
+        shop.public_key,
+        {
+            "where": "x\u202ey",
+            "message": "ok \u009b2J\u009b31m\u0085 FAKE: shop 99 paid \u202etxet\u2066\u200f",
+            "stack": "at a%40b.pl, jan.kowalski%2540gmail.com, ewa%40EXAMPLE.com",
+        },
+    )
+
+    assert answer.status_code == 204
+    (record,) = [r for r in caplog.records if "widget error" in r.getMessage()]
+    line = record.getMessage()
+    controls = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+    assert not controls.search(line), repr(line)
+    assert "FAKE: shop 99 paid" in line and "2J" in line  # the words stay, readable
+    for part in ("a@b", "kowalski", "gmail", "ewa", "EXAMPLE", "%40"):
+        assert part not in line, (part, line)
+
+
+def test_reports_from_elsewhere_are_refused_before_they_count_against_the_shop(
+    client: FlaskClient, shop: ShopHandle, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stranger (no Origin: curl; another site's Origin) must not use up the shop's budget
+    and silence the reports of its real pages."""
+    caplog.set_level(logging.WARNING, logger="shoper_retention.web.widget")
+    per_shop = int(ERRORS_PER_SHOP_LIMIT.split("/")[0])
+    for n in range(per_shop + 5):
+        foreign = {"Origin": "https://evil.example"} if n % 2 else {}
+        answer = client.post(
+            f"/storefront/{shop.public_key}/errors",
+            data=b'{"where": "x"}',
+            headers={"Content-Type": "text/plain", **foreign},
+            environ_base={"REMOTE_ADDR": f"10.1.{n // 250}.{n % 250}"},
+        )
+        assert answer.status_code == 403
+    assert not [r for r in caplog.records if "widget error" in r.getMessage()]
+
+    real = report(client, shop.public_key, {"where": "getBasketInfo", "message": "broken"})
+    assert real.status_code == 204
+
+
 def test_a_preflight_for_error_reports_is_answered_for_the_shops_origin_only(
     client: FlaskClient, shop: ShopHandle
 ) -> None:
@@ -335,6 +388,27 @@ def test_a_token_of_another_shop_or_of_a_closed_cart_restores_nothing(
     assert client.get(f"/storefront/{shop.public_key}/carts/{token}").status_code == 404
 
 
+def test_a_cart_taken_over_by_another_address_gets_a_new_token(
+    client: FlaskClient, worker: Any, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    """The first address's reminder links must not open the cart once someone else's run
+    started on it (a token is read off a shared link or a browser's history)."""
+    assert post_cart(client, shop, cart_snapshot("cart-1", at=clock.now)).status_code == 202
+    worker.tick(clock.now)
+    with factory() as session:
+        first = session.scalars(select(Cart)).one().token
+    other = cart_snapshot(
+        "cart-1", at=clock.advance(minutes=5), email="ewa@example.com", phone=None
+    )
+    assert post_cart(client, shop, other).status_code == 202
+    worker.tick(clock.now)
+    with factory() as session:
+        cart = session.scalars(select(Cart)).one()
+    assert (cart.email, cart.run) == ("ewa@example.com", 2) and cart.token != first
+    assert client.get(f"/storefront/{shop.public_key}/carts/{first}").status_code == 404
+    assert client.get(f"/storefront/{shop.public_key}/carts/{cart.token}").status_code == 200
+
+
 # --- the settings form's widget section ---------------------------------------------------------
 
 
@@ -364,8 +438,11 @@ def test_switches_are_stored_and_an_unchanged_text_keeps_its_version(
 
     widget = shop_config.widget(stored(factory, shop.id))
     assert (widget.restock_form, widget.birthday_form) == (True, False)
-    assert widget.consent_version == shop_config.DEFAULT_CONSENT_VERSION
+    assert widget.consent_version == shop_config.default_consent_version()
     assert widget.consent_text == shop_config.DEFAULT_CONSENT_TEXT
+    # The form showed our default and it came back unchanged: it stays ours, not a copy.
+    consent = shop_config.merged(stored(factory, shop.id).settings)["widget"]["consent"]
+    assert (consent["pl"], consent["en"]) == ("", "")
 
 
 def test_a_changed_consent_text_gets_the_next_version_and_the_old_one_is_kept(
@@ -378,15 +455,52 @@ def test_a_changed_consent_text_gets_the_next_version_and_the_old_one_is_kept(
 
     widget = shop_config.widget(stored(factory, shop.id))
     assert widget.consent_text["pl"] == "Zgadzam się na e-maile od sklepu."
-    assert widget.consent_version == "v2-2026-03-04"
+    mark = shop_config.default_consent_mark(shop_config.DEFAULT_CONSENT_TEXT)
+    assert widget.consent_version == f"v2-2026-03-04-default-{mark}"  # English is ours
     history = shop_config.merged(stored(factory, shop.id).settings)["widget"]["consent"]["history"]
-    assert history == [{"version": "v1-default", **shop_config.DEFAULT_CONSENT_TEXT}]
+    assert history == [
+        {"version": shop_config.default_consent_version(), **shop_config.DEFAULT_CONSENT_TEXT}
+    ]
 
     apply_form(factory, settings, shop.id, widget_form(widget_consent_pl=text), late)  # again
-    assert shop_config.widget(stored(factory, shop.id)).consent_version == "v2-2026-03-04"
+    assert shop_config.widget(stored(factory, shop.id)).consent_version == widget.consent_version
     later = late + timedelta(days=2)
-    apply_form(factory, settings, shop.id, widget_form(widget_consent_en="I agree."), later)
+    both = widget_form(widget_consent_pl=text, widget_consent_en="I agree.")
+    apply_form(factory, settings, shop.id, both, later)
     assert shop_config.widget(stored(factory, shop.id)).consent_version == "v3-2026-03-06"
+
+
+def test_a_consent_version_changes_whenever_our_default_words_shown_with_it_change(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    untouched = make_shop(factory, settings, now=clock.now)
+    polish_only = make_shop(
+        factory,
+        settings,
+        now=clock.now,
+        overrides={"widget": {"consent": {"pl": "Zgoda.", "n": 2, "version": "v2-2026-03-01"}}},
+    )
+    own = make_shop(
+        factory,
+        settings,
+        now=clock.now,
+        overrides={
+            "widget": {"consent": {"pl": "Zgoda.", "en": "I agree.", "n": 2, "version": "v2-x"}}
+        },
+    )
+    shops = [stored(factory, s.id) for s in (untouched, polish_only, own)]
+    before = [shop_config.widget(row).consent_version for row in shops]
+
+    new_default = {**shop_config.DEFAULT_CONSENT_TEXT, "en": "Other words of ours."}
+    monkeypatch.setattr(shop_config, "DEFAULT_CONSENT_TEXT", new_default)
+    after = [shop_config.widget(row).consent_version for row in shops]
+
+    assert after[0] != before[0] and after[0].startswith("v1-default-")
+    assert after[1] != before[1] and after[1].startswith("v2-2026-03-01-default-")
+    assert after[2] == before[2] == "v2-x"  # none of our words shown: nothing moved
 
 
 @pytest.mark.parametrize("text", ["x" * 501, "Zgoda\x00"])
@@ -408,10 +522,64 @@ def test_a_form_without_the_widget_section_leaves_the_widget_as_it_was(
     assert shop_config.widget(stored(factory, shop.id)).birthday_form is True
 
 
-# --- "widget active since" -----------------------------------------------------------------------
+def test_the_shops_other_addresses_are_stored_as_origins_and_its_pages_there_are_answered(
+    client: FlaskClient, factory: sessionmaker[Session], settings: Settings, shop: ShopHandle,
+    clock: Clock,
+) -> None:  # fmt: skip
+    www = "https://www.sklep.example"
+    snapshot = cart_snapshot("c-1", at=clock.now)
+    assert post_cart(client, shop, snapshot, headers={"Origin": www}).status_code == 403
+
+    typed = (
+        "https://WWW.sklep.example/\n https://drugi-sklep.example:8443, https://www.sklep.example"
+    )
+    apply_form(factory, settings, shop.id, widget_form(widget_origins=typed), clock.now)
+
+    assert shop_config.storefront_origins(stored(factory, shop.id)) == [
+        www,
+        "https://drugi-sklep.example:8443",
+    ]
+    answer = post_cart(client, shop, snapshot, headers={"Origin": www})
+    assert answer.status_code == 202 and answer.headers["Access-Control-Allow-Origin"] == www
+    assert (
+        client.options(f"/storefront/{shop.public_key}/errors", headers={"Origin": www}).headers[
+            "Access-Control-Allow-Origin"
+        ]
+        == www
+    )
+    # Emptied again: that address is a stranger once more.
+    apply_form(factory, settings, shop.id, widget_form(widget_origins=""), clock.now)
+    again = cart_snapshot("c-2", at=clock.now)
+    assert post_cart(client, shop, again, headers={"Origin": www}).status_code == 403
 
 
-def test_the_first_storefront_delivery_marks_the_widget_seen_and_later_ones_keep_that_time(
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "http://www.sklep.example",  # not https
+        "https://www.sklep.example/koszyk",  # a page, not a site
+        "https://user@www.sklep.example",
+        "https://www.sklep.example?x=1",
+        "www.sklep.example",
+        "https://localhost",
+        "https://www.sklep.example:99999",
+        " ".join(f"https://s{n}.sklep.example" for n in range(11)),
+    ],
+)
+def test_an_other_address_that_is_not_one_https_site_is_refused(
+    factory: sessionmaker[Session], settings: Settings, shop: ShopHandle, clock: Clock, typed: str
+) -> None:
+    before = stored(factory, shop.id).settings
+    with pytest.raises(BadInput) as refused:
+        apply_form(factory, settings, shop.id, widget_form(widget_origins=typed), clock.now)
+    assert refused.value.field == "widget_origins"
+    assert stored(factory, shop.id).settings == before
+
+
+# --- when the shop's pages were last heard from --------------------------------------------------
+
+
+def test_the_first_processed_storefront_delivery_marks_the_widget_seen_and_the_latest_moves_hourly(
     client: FlaskClient, worker: Any, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
 ) -> None:
     assert (
@@ -423,14 +591,52 @@ def test_the_first_storefront_delivery_marks_the_widget_seen_and_later_ones_keep
     first = clock.advance(minutes=5)
     assert post_cart(client, shop, cart_snapshot("c-1", at=first)).status_code == 202
     worker.tick(clock.advance(minutes=1))
-    assert stored(factory, shop.id).widget_seen_at == first  # when it arrived
+    row = stored(factory, shop.id)
+    assert (row.widget_seen_at, row.widget_last_seen_at) == (first, first)  # when it arrived
 
-    assert post_cart(client, shop, cart_snapshot("c-2", at=clock.now)).status_code == 202
-    worker.tick(clock.advance(hours=1))
-    assert stored(factory, shop.id).widget_seen_at == first
+    soon = clock.advance(minutes=20)  # within the hour: no write for it
+    assert post_cart(client, shop, cart_snapshot("c-2", at=soon)).status_code == 202
+    worker.tick(clock.advance(minutes=1))
+    assert stored(factory, shop.id).widget_last_seen_at == first
+
+    later = clock.advance(hours=2)
+    assert post_cart(client, shop, cart_snapshot("c-3", at=later)).status_code == 202
+    worker.tick(clock.advance(minutes=1))
+    row = stored(factory, shop.id)
+    assert (row.widget_seen_at, row.widget_last_seen_at) == (first, later)
 
 
-def test_the_settings_page_says_whether_the_widget_was_seen_and_gives_the_snippet(
+def test_a_storefront_delivery_that_failed_says_nothing_about_the_widget(
+    client: FlaskClient, worker: Any, factory: sessionmaker[Session], shop: ShopHandle, clock: Clock
+) -> None:
+    # Junk in the inbox (nothing a browser on the shop's pages sent): it fails.
+    with factory() as session, session.begin():
+        session.add(
+            InboxDelivery(
+                **inbox.new_row(
+                    shop_id=shop.id,
+                    source="storefront",
+                    event_name="cart",
+                    dedupe_key="junk",
+                    body=b'{"type": "cart"}',
+                    headers={},
+                    now=clock.now,
+                )
+            )
+        )
+    # A real snapshot, for a shop uninstalled before the worker got to it: ignored, failed.
+    assert post_cart(client, shop, cart_snapshot("c-1", at=clock.now)).status_code == 202
+    change(factory, shop.id, status="uninstalled")
+    worker.tick(clock.advance(minutes=1))
+
+    with factory() as session:
+        statuses = session.scalars(select(InboxDelivery.status)).all()
+    assert statuses == ["failed", "failed"]
+    row = stored(factory, shop.id)
+    assert (row.widget_seen_at, row.widget_last_seen_at) == (None, None)
+
+
+def test_the_settings_page_says_what_arrived_from_the_shops_pages_and_gives_the_snippet(
     client: FlaskClient, worker: Any, factory: sessionmaker[Session], settings: Settings,
     shop: ShopHandle, clock: Clock,
 ) -> None:  # fmt: skip
@@ -443,7 +649,10 @@ def test_the_settings_page_says_whether_the_widget_was_seen_and_gives_the_snippe
         return answer.get_data(as_text=True)
 
     before = page()
-    assert "Widżet jeszcze się nie odezwał" in before
+    assert (
+        "Nie dotarło jeszcze żadne zdarzenie ze stron sklepu – sprawdź, czy kod jest wklejony."
+        in before
+    )
     snippet = (
         f"&lt;script async src=&#34;{settings.public_url}/storefront/{shop.public_key}"
         "/widget.js&#34;&gt;&lt;/script&gt;"
@@ -451,7 +660,20 @@ def test_the_settings_page_says_whether_the_widget_was_seen_and_gives_the_snippe
     assert snippet in before
     assert post_cart(client, shop, cart_snapshot("c-1", at=clock.now)).status_code == 202
     worker.tick(clock.now)
-    assert "Widżet działa od 2026-03-03 09:00." in page()  # shop time (Warsaw)
+    assert (
+        post_cart(client, shop, cart_snapshot("c-2", at=clock.advance(hours=2))).status_code == 202
+    )
+    worker.tick(clock.now)
+    seen = page()
+    # Shop time (Warsaw); no claim that it works now, only what arrived when.
+    assert (
+        "Pierwsze zdarzenie ze stron sklepu dotarło 2026-03-03 09:00, a ostatnie 2026-03-03 11:00."
+        in seen
+    )
+    assert "działa" not in seen.split('id="widget-status"')[1].split("</p>")[0]
+
+    clock.advance(days=8)  # nothing since: the page warns
+    assert "Od ponad 7 dni ze stron sklepu nie dotarło nic nowego" in page()
 
 
 # --- hostile input -------------------------------------------------------------------------------

@@ -158,6 +158,7 @@ def _restart_for_new_contact(
         session, shop.id, "the cart's contact changed", now, subject=("cart", cart.id)
     )
     cart.run += 1
+    cart.token = secrets.token_urlsafe(16)  # the first run's links no longer open this cart
     cart.email = event.contact.email
     cart.phone = event.contact.phone
     cart.first_name = event.contact.first_name[:40]

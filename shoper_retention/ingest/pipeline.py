@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shoper_retention.errors import DomainError, UpstreamFailed
@@ -134,7 +134,6 @@ def _process_one(
                 return
             shop = session.get(Shop, delivery.shop_id)
             assert shop is not None
-            note_widget_seen(session, shop, delivery)
             if problem is None and not shop.active:  # uninstalled while we read
                 problem = DomainError("shop not active: delivery ignored")
             if problem is None:
@@ -164,6 +163,7 @@ def _process_one(
             else:
                 delivery.status = "processed"
                 report.processed += 1
+                note_widget_seen(session, shop, delivery)
             delivery.processed_at = now
             delivery.claim_token = None
             delivery.lease_until = None
@@ -194,14 +194,35 @@ def _retry_later(delivery: InboxDelivery, at: datetime, reason: str) -> None:
     delivery.error = reason[:500]
 
 
+# The settings page's "latest event from the shop's pages" moves at most this often: one
+# UPDATE of the shop row an hour, not one per snapshot.
+WIDGET_SEEN_STEP = timedelta(hours=1)
+
+
 def note_widget_seen(session: Session, shop: Shop, delivery: InboxDelivery) -> None:
-    """The first delivery from the shop's pages tells the settings page since when its widget is
-    live. Once set, this costs nothing (the shop row is loaded); the guarded UPDATE lets two
-    workers race without moving the time."""
-    if delivery.source != "storefront" or shop.widget_seen_at is not None:
+    """A storefront delivery processed for an active shop (never a failed one: junk anyone can
+    post proves nothing) tells the settings page when the shop's pages first and last sent us
+    something. Mostly free (the shop row is loaded); the guarded UPDATEs let two workers race
+    without moving a time back."""
+    if delivery.source != "storefront" or not shop.active:
         return
-    session.execute(
-        update(Shop)
-        .where(Shop.id == shop.id, Shop.widget_seen_at.is_(None))
-        .values(widget_seen_at=delivery.received_at)
-    )
+    at = delivery.received_at
+    if shop.widget_seen_at is None:
+        session.execute(
+            update(Shop)
+            .where(Shop.id == shop.id, Shop.widget_seen_at.is_(None))
+            .values(widget_seen_at=at)
+        )
+    last = shop.widget_last_seen_at
+    if last is None or at - last >= WIDGET_SEEN_STEP:
+        session.execute(
+            update(Shop)
+            .where(
+                Shop.id == shop.id,
+                or_(
+                    Shop.widget_last_seen_at.is_(None),
+                    Shop.widget_last_seen_at <= at - WIDGET_SEEN_STEP,
+                ),
+            )
+            .values(widget_last_seen_at=at)
+        )

@@ -44,9 +44,11 @@ class Shop(Base):
     smsapi_token_enc: Mapped[str | None] = mapped_column(Text, default=None)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     last_callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    # When the worker first processed a delivery from the shop's pages (the widget is live):
-    # the settings page says so, or that it has not been seen yet.
+    # When the worker first processed a delivery from the shop's pages: the settings page
+    # says so, or that none has arrived yet.
     widget_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The latest such delivery, to within an hour (ingest/pipeline.note_widget_seen).
+    widget_last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     installed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 

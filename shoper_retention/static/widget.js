@@ -16,19 +16,22 @@ var KEY = "sr." + C.key + ".";
 var reported = 0;
 var noop = function () {};
 var EMAIL = /^[^\s@<>(),;:"\[\]\\]+@[^\s@<>(),;:"\[\]\\]+\.[A-Za-z0-9-]{2,}$/;
+// restockTitle/restockNote and birthdayConsent are what a sign-up agrees to: a change of their
+// words needs a new RESTOCK_TEXT_VERSION or BIRTHDAY_TEXT_VERSION (web/widget.py).
 var TEXTS = {
 pl: {
-restockTitle: "Powiadom mnie, gdy produkt wróci",
-restockNote: "Napiszemy jeden raz, gdy produkt znów będzie dostępny.",
+restockTitle: "Powiadom mnie o dostępności",
+restockNote: "Wyślemy Ci jedną wiadomość, gdy produkt znów będzie dostępny.",
 restockButton: "Powiadom mnie",
-restockDone: "Gotowe! Jeśli poprosimy o potwierdzenie adresu, kliknij link w wiadomości.",
+restockDone: "Jeśli dostaniesz od nas prośbę o potwierdzenie adresu, kliknij link w tej wiadomości.",
 birthdayTitle: "Prezent na urodziny",
-birthdayNote: "Podaj dzień i miesiąc urodzin, a w urodziny wyślemy Ci prezent.",
+birthdayNote: "Podaj dzień i miesiąc swoich urodzin – w tym dniu wyślemy Ci prezent.",
+birthdayConsent: "Chcę otrzymywać od sklepu e-maile z życzeniami i prezentem na urodziny oraz z ofertami. Zgodę mogę w każdej chwili wycofać, klikając link w wiadomości.",
 birthday: "Data urodzin",
 day: "Dzień",
 month: "Miesiąc",
 birthdayButton: "Zapisz mnie",
-birthdayDone: "Dziękujemy! Jeśli poprosimy o potwierdzenie adresu, kliknij link w wiadomości.",
+birthdayDone: "Jeśli dostaniesz od nas prośbę o potwierdzenie adresu, kliknij link w tej wiadomości.",
 email: "Adres e-mail",
 badEmail: "Wpisz poprawny adres e-mail.",
 badDate: "Wybierz dzień i miesiąc urodzin.",
@@ -38,17 +41,18 @@ failed: "Nie udało się zapisać. Spróbuj ponownie za chwilę.",
 months: ["styczeń", "luty", "marzec", "kwiecień", "maj", "czerwiec", "lipiec", "sierpień", "wrzesień", "październik", "listopad", "grudzień"]
 },
 en: {
-restockTitle: "Tell me when it's back",
-restockNote: "We'll write once, when it's available again.",
+restockTitle: "Notify me when it's back in stock",
+restockNote: "We'll send you one message when the product is available again.",
 restockButton: "Notify me",
-restockDone: "Done! If we ask you to confirm your address, follow the link in the message.",
+restockDone: "If we send you a request to confirm your address, click the link in that message.",
 birthdayTitle: "A birthday gift",
-birthdayNote: "Tell us the day and month of your birthday and we'll send you a gift on the day.",
+birthdayNote: "Tell us the day and month of your birthday – we'll send you a gift on the day.",
+birthdayConsent: "I'd like to receive e-mails from the shop with birthday wishes and a gift, and with its offers. I can withdraw my consent at any time by clicking the link in any message.",
 birthday: "Your birthday",
 day: "Day",
 month: "Month",
 birthdayButton: "Sign me up",
-birthdayDone: "Thank you! If we ask you to confirm your address, follow the link in the message.",
+birthdayDone: "If we send you a request to confirm your address, click the link in that message.",
 email: "E-mail address",
 badEmail: "Enter a valid e-mail address.",
 badDate: "Choose the day and month of your birthday.",
@@ -114,9 +118,21 @@ return new Date().toISOString();
 // --- the cart ---
 // S, kept in localStorage: id (the cart's key), fixed (restored from a reminder's link),
 // platform (the id is the platform's), sent (a snapshot with items went out), sig (what went
-// out last), ticked (the consent box: true, false once unticked, else never touched),
-// contact (what the checkout's fields gave).
+// out last), contact (what the checkout's fields gave).
 var S = load("cart") || {};
+delete S.ticked;
+// The consent tick is never stored: it speaks for this page, this cart and the address beside
+// which the box was ticked ({on, email}; email "" until that field holds an address). A tick
+// on an earlier page already reached us for its cart; the next shopper at this computer, or
+// the next cart, starts with the box empty.
+var tick = null;
+// What this page's own fields gave: it goes with this page's cart, whichever key that gets.
+var typed = {};
+function typedContact() {
+var copy;
+for (var k in typed) (copy = copy || {})[k] = typed[k];
+return copy;
+}
 var items = null;
 var platformId = "";
 var currency = C.currency;
@@ -134,11 +150,18 @@ if (!S.fixed && platformId && S.id !== platformId) {
 // Our own key named this cart until the platform gave its id: empty what went out under
 // ours, so the shopper gets one series of reminders, not two.
 if (S.id && S.sent && !S.platform) send("events", {type: "cart", cart_id: S.id, occurred_at: now(), currency: currency, items: []});
-S = {id: platformId, platform: 1, ticked: S.ticked, contact: S.contact};
+// Another platform cart is another purchase, maybe by someone else: its contact starts empty.
+S = {id: platformId, platform: 1, contact: S.platform ? typedContact() : S.contact};
 }
 if (!S.id) S.id = randomId();
 save("cart", S);
 return S.id;
+}
+// The platform started another cart while this page is open (an order went through): a tick
+// given for the last one is not given for it.
+function setPlatformId(id) {
+if (platformId && id !== platformId) untick();
+platformId = id;
 }
 function absolute(url) {
 if (!url || typeof url !== "string") return "";
@@ -179,6 +202,7 @@ var contact = S.contact || {};
 // The shop account's address never overrides what the shopper typed at the checkout.
 if ((fromAccount && contact[kind]) || contact[kind] === value) return;
 contact[kind] = value;
+if (!fromAccount) typed[kind] = value;
 S.contact = contact;
 save("cart", S);
 schedule();
@@ -186,10 +210,11 @@ schedule();
 function snapshot(extra) {
 var body = {type: "cart", cart_id: cartId(), occurred_at: now(), currency: currency, items: items};
 if (S.contact) body.contact = S.contact;
-// Consent only from the box the shopper ticked: no tick, no claim (never a default true).
-if (S.ticked === true || S.ticked === false) {
-body.consent = {email: S.ticked};
-body.consent_text_version = C.consent.version;
+// Consent only from the box the shopper ticked on this page, and only for the address it was
+// ticked beside: no tick, no claim (never a default true).
+if (tick && tick.email && S.contact && S.contact.email === tick.email) {
+body.consent = {email: tick.on};
+body.consent_text_version = C.consent.version + "-" + lang;
 }
 for (var k in extra) body[k] = extra[k];
 return body;
@@ -203,6 +228,16 @@ var sig = JSON.stringify([body.cart_id, items, body.contact, body.consent]);
 if (sig === S.sig) return;
 S.sig = sig;
 S.sent = items.length > 0;
+// Our own key names one cart only: once it is empty (bought, or emptied) the next cart gets a
+// new key, with no tick and none of the last cart's contact, as a cart we closed ignores later
+// snapshots. The emptied cart needs no contact either.
+if (!items.length && !S.platform) {
+delete body.contact;
+delete body.consent;
+delete body.consent_text_version;
+S = {contact: typedContact()};
+untick();
+}
 save("cart", S);
 var sent = send("events", body, leaving);
 if (!sent) return;
@@ -219,6 +254,7 @@ answer.json().then(guard(function (error) {
 var field = (error && error.field) || "";
 if (S.contact && /^contact\./.test(field)) {
 delete S.contact[field.slice(8)];
+delete typed[field.slice(8)];
 schedule();
 }
 }, "refused"), noop);
@@ -234,19 +270,30 @@ function ordered(orderId) {
 if (orderId && items && items.length) send("events", snapshot({order_id: String(orderId).slice(0, 64)}), true);
 S = {};
 save("cart", null);
+untick();
 }
 
 // --- a reminder's link: `?sr_cart=<token>` on the basket page ---
-// Its cart's id becomes this browser's cart key (the next snapshot continues that cart), and
-// its items go back into an empty basket where the platform's API allows it.
+// Its cart's id becomes this browser's cart key (the next snapshot continues that cart, with
+// nothing of what this browser knew before), and its items go back into an empty basket where
+// the platform's API allows it. The token leaves the address bar at once: it would otherwise
+// travel on in shared links and analytics.
 function restore() {
 var match = /[?&]sr_cart=([A-Za-z0-9_-]{8,64})/.exec(LOC.search);
-if (!match || !W.fetch) return;
+if (!match) return;
+guard(function () {
+var rest = LOC.search.slice(1).split("&").filter(function (part) {
+return !/^sr_cart=/.test(part);
+}).join("&");
+W.history.replaceState(W.history.state, "", LOC.pathname + (rest ? "?" + rest : "") + LOC.hash);
+}, "forget")();
+if (!W.fetch) return;
 W.fetch(endpoint("carts/" + match[1]), {credentials: "omit"}).then(function (answer) {
 return answer.ok ? answer.json() : null;
 }).then(guard(function (cart) {
 if (!cart || !cart.cart_id) return;
-S = {id: String(cart.cart_id), fixed: 1, ticked: S.ticked, contact: S.contact};
+S = {id: String(cart.cart_id), fixed: 1};
+untick();
 save("cart", S);
 refill = cart.items || [];
 if (items !== null) setItems(items);
@@ -260,18 +307,34 @@ if (field && field.closest && field.closest('[data-shoper-retention="checkout"]'
 if (ecwidPage) return /^(CART|CHECKOUT)/.test(ecwidPage);
 return /\/(basket|koszyk|cart|checkout|order|zamowienie)([\/.?#]|$)/i.test(LOC.pathname);
 }
+// The shopper's own fields only: not a gift recipient's, a delivery address's or a newsletter
+// box (the page's footer holds those).
 function kind(field) {
-if (!field || field.tagName !== "INPUT" || (field.closest && field.closest(".sr-w"))) return "";
+if (!field || field.tagName !== "INPUT" || (field.closest && field.closest(".sr-w, footer"))) return "";
 var type = (field.type || "").toLowerCase();
 var names = [field.name, field.id, field.getAttribute("autocomplete")].join(" ").toLowerCase();
+if (/newsletter|ship|deliver|recipient|odbior|gift|prezent|friend/.test(names)) return "";
 if (type === "email" || /(^|[^a-z])e?-?mail([^a-z]|$)/.test(names)) return "email";
 if (type === "tel" || /phone|telefon|(^|[^a-z])tel([^a-z]|$)/.test(names)) return "phone";
 if (/given-name|first.?name|imie/.test(names)) return "first_name";
 return "";
 }
+function marked(field) {
+return !!(field.closest && field.closest('[data-shoper-retention="checkout"]'));
+}
+// The e-mail comes only from the field our box sits beside (or one in a part of the page the
+// merchant marked as the checkout); a tick follows that field: it binds to the first address
+// typed there, and another address there takes it back off.
 function onField(event) {
 var field = event.target, which = kind(field);
-if (which && atCheckout(field)) setContact(which, field.value);
+if (!which || !atCheckout(field) || (which === "email" && field !== emailField && !marked(field))) return;
+setContact(which, field.value);
+if (field === emailField && tick) {
+var value = field.value.trim();
+if (!tick.email) {
+if (EMAIL.test(value)) tick.email = value;
+} else if (value !== tick.email) untick();
+}
 }
 function node(tag, className, text) {
 var made = D.createElement(tag);
@@ -279,27 +342,41 @@ if (className) made.className = className;
 if (text) made.textContent = text;
 return made;
 }
-function checkbox(id, text, checked) {
+function checkbox(id, text) {
 var label = node("label", "sr-check"), box = node("input");
 box.type = "checkbox";
 box.id = id;
-box.checked = !!checked;
 label.appendChild(box);
 label.appendChild(node("span", "", text));
 return label;
 }
-var consentBox = null;
+var consentBox = null, emailField = null;
+function untick() {
+tick = null;
+if (consentBox) consentBox.querySelector("input").checked = false;
+}
+// Beside the checkout's e-mail field: the first visible one, one in a marked part first.
 function placeConsent() {
-if (consentBox && D.documentElement.contains(consentBox)) return;
-var fields = D.querySelectorAll("input"), field = null;
+if (consentBox && D.documentElement.contains(consentBox) && D.documentElement.contains(emailField)) return;
+var all = [].slice.call(D.querySelectorAll('[data-shoper-retention="checkout"] input'));
+var fields = all.concat([].slice.call(D.querySelectorAll("input"))), field = null;
 for (var i = 0; i < fields.length && !field; i++) if (kind(fields[i]) === "email" && fields[i].offsetParent !== null && atCheckout(fields[i])) field = fields[i];
 if (!field) return;
+emailField = field;
+setContact("email", field.value);
+if (tick && tick.email && field.value.trim() !== tick.email) untick();
 if (!consentBox) {
 consentBox = node("div", "sr-w sr-consent");
-consentBox.appendChild(checkbox("sr-consent", C.consent.text[lang], S.ticked === true));
+consentBox.appendChild(checkbox("sr-consent", C.consent.text[lang]));
 consentBox.querySelector("input").addEventListener("change", guard(function (event) {
-S.ticked = event.target.checked ? true : S.ticked != null ? false : undefined;
-save("cart", S);
+var value = emailField ? emailField.value.trim() : "";
+if (!event.target.checked) {
+if (tick && tick.email) tick.on = false;
+else tick = null;
+} else if (EMAIL.test(value)) {
+setContact("email", value);
+tick = {on: true, email: value};
+} else tick = {on: true, email: ""};
 schedule();
 }, "consent"));
 }
@@ -396,7 +473,7 @@ for (var d = 1; d <= 31; d++) days.push(String(d));
 var day = pick("sr-birthday-day", T.day, days), month = pick("sr-birthday-month", T.month, T.months);
 var more = made.querySelector(".sr-more");
 more.appendChild(date);
-more.appendChild(checkbox("sr-birthday-consent", C.consent.text[lang], false));
+more.appendChild(checkbox("sr-birthday-consent", T.birthdayConsent));
 made.addEventListener("submit", guard(function (event) {
 event.preventDefault();
 var email = made.querySelector("input[type=email]"), value = email.value.trim();
@@ -405,7 +482,7 @@ var m = Number(month.value), dd = Number(day.value);
 if (!EMAIL.test(value)) return say(made, T.badEmail, email);
 if (!m || !dd || dd > [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1]) return say(made, T.badDate, dd ? month : day);
 if (!consent.checked) return say(made, T.needConsent, consent);
-submit(made, "birthday", {type: "birthday", contact: {email: value}, birthday: {month: m, day: dd}, consent: {email: true}, consent_text_version: C.consent.version}, T.birthdayDone, function () {
+submit(made, "birthday", {type: "birthday", contact: {email: value}, birthday: {month: m, day: dd}, consent: {email: true}, consent_text_version: C.birthdayVersion + "-" + lang}, T.birthdayDone, function () {
 save("birthday", 1);
 });
 }, "birthday"));
@@ -460,7 +537,7 @@ function startShoperBus(storefront) {
 var bus = storefront.eventBus;
 var basket = function (body) {
 if (!body) return;
-if (body.id) platformId = String(body.id).slice(0, 128);
+if (body.id) setPlatformId(String(body.id).slice(0, 128));
 setItems(fromShoperProducts((body.products || body.items || {}).list), (body.sum || {}).currency);
 var address = body.billingAddress || {};
 if (address.email) setContact("email", address.email, true);
@@ -581,7 +658,7 @@ if (started || !E.Cart || !E.Cart.get) return;
 started = 1;
 var cart = guard(function (c) {
 if (!c) return;
-if (c.cartId) platformId = String(c.cartId).toLowerCase().slice(0, 128);
+if (c.cartId) setPlatformId(String(c.cartId).toLowerCase().slice(0, 128));
 var list = c.items || [], out = [];
 for (var i = 0; i < list.length; i++) {
 var product = list[i].product || {};

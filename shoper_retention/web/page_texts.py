@@ -126,14 +126,24 @@ TEXTS: dict[str, Text] = {
         "at checkout and the consent the shopper ticks, and shows the forms you switch on "
         "below.",
     },
-    "widget_seen": {"pl": "Widżet działa od {since}.", "en": "Widget active since {since}."},
+    "widget_seen": {
+        "pl": "Pierwsze zdarzenie ze stron sklepu dotarło {since}, a ostatnie {last}.",
+        "en": "The first event from your shop's pages arrived on {since}, the latest on {last}.",
+    },
+    "widget_quiet": {
+        "pl": "Od ponad {days} dni ze stron sklepu nie dotarło nic nowego – sprawdź, czy kod "
+        "wciąż jest w szablonie.",
+        "en": "Nothing new has arrived from your shop's pages for over {days} days – check that "
+        "the code is still in your template.",
+    },
     "widget_not_seen": {
-        "pl": "Widżet jeszcze się nie odezwał: ze stron sklepu nie dotarło żadne zdarzenie.",
-        "en": "Not seen yet: no event from your shop's pages has arrived.",
+        "pl": "Nie dotarło jeszcze żadne zdarzenie ze stron sklepu – sprawdź, czy kod jest "
+        "wklejony.",
+        "en": "No event from your shop's pages has arrived yet – check that the code is pasted in.",
     },
     "widget_restock": {
-        "pl": "Formularz „Powiadom mnie, gdy produkt wróci” na stronach niedostępnych produktów",
-        "en": "A “Tell me when it's back” form on out-of-stock product pages",
+        "pl": "Formularz „Powiadom mnie o dostępności” na stronach niedostępnych produktów",
+        "en": "A “Notify me when it's back in stock” form on out-of-stock product pages",
     },
     "widget_restock_hint": {
         "pl": "Powiadomienia wychodzą, gdy włączone są „Powiadomienia o dostępności”; do tego "
@@ -152,14 +162,22 @@ TEXTS: dict[str, Text] = {
         "one to your shop's template; otherwise as a small block above the page footer.",
     },
     "widget_consent_hint": {
-        "pl": "Pole wyboru z tą treścią pojawia się przy polu e-mail w koszyku i w formularzu "
-        "urodzinowym; klient zaznacza je sam. Każda zmiana treści zapisuje jej nową wersję "
-        "(teraz: {version}), przechowywaną przy każdej zgodzie jako dowód. Puste pole "
-        "przywraca treść domyślną.",
-        "en": "A checkbox with this text appears beside the e-mail field at checkout and in "
-        "the birthday form; the shopper ticks it themselves. Every change of the text saves "
-        "a new version (now: {version}), kept with each consent as proof. A blank field "
-        "restores the default text.",
+        "pl": "Pole wyboru z tą treścią pojawia się przy polu e-mail w koszyku; klient "
+        "zaznacza je sam. Każda zmiana treści zapisuje jej nową wersję (teraz: {version}), "
+        "przechowywaną przy każdej zgodzie jako dowód, razem z językiem wyświetlonej treści. "
+        "Puste pole przywraca treść domyślną.",
+        "en": "A checkbox with this text appears beside the e-mail field at checkout; the "
+        "shopper ticks it themselves. Every change of the text saves a new version (now: "
+        "{version}), kept with each consent as proof, together with the language of the text "
+        "shown. A blank field restores the default text.",
+    },
+    "widget_origins_hint": {
+        "pl": "Jeśli sklep otwiera się także pod innym adresem (z www albo w drugiej domenie), "
+        "wpisz go tutaj, po jednym w wierszu, np. https://www.sklep.pl. Widżet działa tylko "
+        "na stronach pod adresem sklepu i pod adresami z tej listy.",
+        "en": "If your shop also opens at another address (with www, or on a second domain), "
+        "enter it here, one per line, e.g. https://www.myshop.com. The widget works only on "
+        "pages at your shop's address and at the addresses listed here.",
     },
     "widget_snippet": {"pl": "Kod do wklejenia", "en": "Code to paste"},
     "widget_snippet_hint": {
@@ -244,6 +262,7 @@ FIELD_LABELS: dict[str, Text] = {
     },
     "widget_consent_pl": {"pl": "Treść zgody po polsku", "en": "Consent text in Polish"},
     "widget_consent_en": {"pl": "Treść zgody po angielsku", "en": "Consent text in English"},
+    "widget_origins": {"pl": "Inne adresy sklepu", "en": "Other addresses of your shop"},
 }
 
 
@@ -308,6 +327,14 @@ POLISH_ERRORS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...
             lambda m: "najwyżej " + _polish_count(m[1], "kraj", "kraje", "krajów"),
         ),
         (r"must be a time like 09:00", lambda m: "podaj godzinę w postaci 09:00"),
+        (
+            r"not an https address of a site: (.+)",
+            lambda m: f"to nie jest adres strony zaczynający się od https:// – {m[1]}",
+        ),
+        (
+            r"at most (\d+) addresses",
+            lambda m: "najwyżej " + _polish_count(m[1], "adres", "adresy", "adresów"),
+        ),
     )
 )
 

@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime, time
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -28,7 +29,10 @@ from shoper_retention.web.page_texts import FIELD_LABELS
 SENDER_RE = re.compile(r"[A-Za-z0-9 .\-]{1,11}")  # SMSAPI: at most 11 of a-zA-Z0-9 -.
 CONSENT_TEXT_MAX = 500
 CONSENT_HISTORY = 50  # earlier consent texts kept with their versions, as proof
+STOREFRONT_ORIGINS_MAX = 10
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# A host name of letters, digits and dashes (IDNA "xn--" included), at least two labels.
+_HOSTNAME = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
 
 
 def switchable() -> list[Scenario]:
@@ -92,7 +96,7 @@ def apply(
         "quiet_hours": quiet,
     }
     if widget is not None:
-        changes["widget"] = widget
+        changes["widget"], changes["storefront_origins"] = widget
     shop_config.update(shop, changes)
     token = form.get("smsapi_token", "").strip()
     if token:
@@ -103,10 +107,12 @@ def apply(
     session.execute(delete(ChannelPause).where(ChannelPause.shop_id == shop.id))
 
 
-def _widget(shop: Shop, form: Mapping[str, str], now: datetime) -> dict[str, Any]:
+def _widget(shop: Shop, form: Mapping[str, str], now: datetime) -> tuple[dict[str, Any], list[str]]:
     """The storefront widget's section. A changed consent text gets the next version
     (`v3-2026-12-04`, the date in the shop's zone): the widget sends it with every consent, and
-    the texts it replaced stay listed with their versions, so each consent names its words."""
+    the texts it replaced stay listed with their versions, so each consent names its words. A
+    text left as our default (the field shows it) is stored blank: it stays ours, and follows
+    our default with its own version (shop_config.widget)."""
     current = shop_config.widget(shop)
     texts: dict[str, str] = {}
     for language in LANGUAGES:
@@ -114,14 +120,14 @@ def _widget(shop: Shop, form: Mapping[str, str], now: datetime) -> dict[str, Any
         text = " ".join(form.get(name, "").split())  # one paragraph, however it was typed
         if len(text) > CONSENT_TEXT_MAX or _CONTROL.search(text):
             raise BadInput(f"one line of at most {CONSENT_TEXT_MAX} characters", field=name)
-        texts[language] = text
+        texts[language] = "" if text == shop_config.DEFAULT_CONSENT_TEXT[language] else text
     effective = {lang: texts[lang] or shop_config.DEFAULT_CONSENT_TEXT[lang] for lang in texts}
     stored = shop_config.merged(shop.settings)["widget"]["consent"]
     history: list[dict[str, str]] = list(stored.get("history") or [])
     consent: dict[str, Any] = {
         **texts,
         "n": current.consent_count,
-        "version": current.consent_version,
+        "version": str(stored.get("version") or ""),
         "history": history,
     }
     if effective != current.consent_text:
@@ -129,11 +135,50 @@ def _widget(shop: Shop, form: Mapping[str, str], now: datetime) -> dict[str, Any
         day = now.astimezone(ZoneInfo(shop.timezone)).date().isoformat()
         history.append({"version": current.consent_version, **current.consent_text})
         consent.update(n=count, version=f"v{count}-{day}", history=history[-CONSENT_HISTORY:])
-    return {
+    widget = {
         "restock_form": form.get("widget_restock") == "on",
         "birthday_form": form.get("widget_birthday") == "on",
         "consent": consent,
     }
+    return widget, _origins(form, "widget_origins")
+
+
+def _origins(form: Mapping[str, str], name: str) -> list[str]:
+    """More addresses the shop's pages open at (`https://www.sklep.pl`, a second domain), one
+    per line or comma-separated: each becomes its origin, and the storefront endpoints answer
+    pages there as the shop's own. HTTPS only: a shop's checkout is never served over http."""
+    origins: list[str] = []
+    for raw in form.get(name, "").replace(",", " ").split():
+        origin = _https_origin(raw)
+        if origin is None:
+            raise BadInput(f"not an https address of a site: {raw[:60]!r}", field=name)
+        if origin not in origins:
+            origins.append(origin)
+    if len(origins) > STOREFRONT_ORIGINS_MAX:
+        raise BadInput(f"at most {STOREFRONT_ORIGINS_MAX} addresses", field=name)
+    return origins
+
+
+def _https_origin(raw: str) -> str | None:
+    """`https://Sklep.pl/` -> `https://sklep.pl`; None for anything but a site's address. A
+    name in Polish letters becomes its punycode, the form browsers send as the Origin."""
+    try:
+        parts = urlsplit(raw)
+        port = parts.port  # a port that is no number raises here
+        host = (parts.hostname or "").encode("idna").decode("ascii")
+    except ValueError:  # UnicodeError included
+        return None
+    if (
+        parts.scheme.lower() != "https"
+        or parts.username is not None
+        or parts.password is not None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or not _HOSTNAME.fullmatch(host)
+    ):
+        return None
+    return f"https://{host}" + (f":{port}" if port not in (None, 443) else "")
 
 
 def _on_the_form(scenario: Scenario, form: Mapping[str, str]) -> bool:

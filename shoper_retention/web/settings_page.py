@@ -163,14 +163,23 @@ def _render(
 
 
 def _widget_section(shop: Shop) -> dict[str, Any]:
-    """The storefront widget's card: its forms and consent text, since when the widget is
-    live, and the line to paste where the platform does not load it by itself (Ecwid does,
-    through the app's registered script)."""
-    base = services().settings.public_url.rstrip("/")
+    """The storefront widget's card: its forms and consent text, when the first and the
+    latest event from the shop's pages arrived (the latest to within an hour, see
+    ingest/pipeline.note_widget_seen), whether that was long ago, the shop's other addresses,
+    and the line to paste where the platform does not load it by itself (Ecwid does, through
+    the app's registered script)."""
+    svc = services()
+    base = svc.settings.public_url.rstrip("/")
     src = f"{base}/storefront/{shop.public_key}/widget.js"
+    quiet_days = 7  # a template changed without our line, a shop closed for a holiday
+    last = shop.widget_last_seen_at or shop.widget_seen_at
     return {
         "config": shop_config.widget(shop),
         "seen_at": shop.widget_seen_at,
+        "last_seen_at": last,
+        "quiet": last is not None and (svc.clock() - last).total_seconds() > quiet_days * 86400,
+        "quiet_days": quiet_days,
+        "origins": "\n".join(shop_config.storefront_origins(shop)),
         "snippet": "" if shop.platform == "ecwid" else f'<script async src="{src}"></script>',
     }
 

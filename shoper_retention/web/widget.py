@@ -17,6 +17,7 @@ import logging
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from flask import Blueprint, Response, request
 from limits import parse as parse_limit
@@ -24,7 +25,7 @@ from sqlalchemy import select
 
 from shoper_retention import shop_config
 from shoper_retention.commerce.carts import OPEN_STATES
-from shoper_retention.errors import NotFound, PayloadTooLarge
+from shoper_retention.errors import Forbidden, NotFound, PayloadTooLarge
 from shoper_retention.ingest.untrusted_json import parse_object
 from shoper_retention.messaging.locales import language_of
 from shoper_retention.models import Cart, Shop
@@ -41,9 +42,11 @@ blueprint = Blueprint("widget", __name__)
 STATIC = Path(__file__).resolve().parent.parent / "static"
 CACHE_CONTROL = "public, max-age=300"
 CONFIG_MARK = "__SR_CONFIG__"
-# The sign-up text of the back-in-stock form is ours, in the shopper's language: its version
-# (with the language) goes with each sign-up as the proof the contract asks for.
-RESTOCK_TEXT_VERSION = "widget-restock-1"
+# The sign-up texts of the back-in-stock and birthday forms are ours (static/widget.js), in the
+# shopper's language: their version (with the language) goes with each sign-up as the proof
+# the contract asks for. A change of their words in widget.js needs the next number here.
+RESTOCK_TEXT_VERSION = "widget-restock-2"
+BIRTHDAY_TEXT_VERSION = "widget-birthday-1"
 # Error reports: a widget sends at most 3 per page load; these bound what a broken template
 # (or someone posting in a loop) can write to our log, per shop and on top of the per-address
 # storefront limit.
@@ -55,6 +58,9 @@ _EMAIL = re.compile(r"[^\s@\"'<>(),;:]+@[^\s@\"'<>(),;:]+")
 _DIGITS = re.compile(r"\+?\d[\d\s().-]{5,}\d")
 _QUERY = re.compile(r"\?[^\s#)]*")
 _SPACE = re.compile(r"\s+")
+# Control characters (C0 and C1) and bidirectional overrides: a report must not be able to
+# drive a terminal or show an operator its log line in another order.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 @blueprint.record_once
@@ -113,6 +119,7 @@ def widget_config(shop: Shop, settings: Settings) -> dict[str, Any]:
         "birthday": widget.birthday_form,
         "consent": {"text": widget.consent_text, "version": widget.consent_version},
         "restockVersion": RESTOCK_TEXT_VERSION,
+        "birthdayVersion": BIRTHDAY_TEXT_VERSION,
     }
     if shop.platform == "ecwid":
         # Ecwid's storefront API hands an app's public token to the page for its client id;
@@ -155,10 +162,18 @@ def ecwid_loader() -> Response:
 
 def _scrub(value: Any, limit: int) -> str:
     """One line of a report, with anything that may name a shopper (an e-mail, a phone or
-    card number, a query string) taken out, cut to `limit` characters."""
+    card number, a query string) taken out, cut to `limit` characters. Percent-escapes are
+    decoded first (`jan%40example.com` is an address too), control characters and bidi
+    overrides dropped."""
     if not isinstance(value, str):
         return ""
-    text = _SPACE.sub(" ", value[: limit * 2])
+    text = value[: limit * 3]
+    for _ in range(3):  # `%2540` is `%40` once decoded
+        decoded = unquote(text, errors="replace")
+        if decoded == text:
+            break
+        text = decoded
+    text = _SPACE.sub(" ", _CONTROL.sub(" ", text))
     text = _EMAIL.sub("<email>", text)
     text = _QUERY.sub("?<query>", text)
     text = _DIGITS.sub("<digits>", text)
@@ -180,11 +195,18 @@ def widget_error(public_key: str) -> Response:
     errors"): logged without anything that could name a shopper, nothing stored."""
     svc = services()
     svc.limits.hit(STOREFRONT_PER_IP, request_client())
-    svc.limits.hit(ERRORS_PER_SHOP, public_key)
     with svc.factory() as session:
         shop = shop_by_key(session, public_key)
         origin = _allowed_origin(shop)
         shop_id, platform = shop.id, shop.platform
+    if not origin:
+        # The widget reports from the shop's pages, and a browser names the origin of every
+        # request that is not GET or HEAD, sendBeacon's included (Firefox since 70):
+        # https://fetch.spec.whatwg.org/#origin-header
+        raise Forbidden("a report comes from the shop's pages only")
+    # Only reports that passed the origin check count against the shop's budget: a stranger
+    # must not use it up and silence a shop's real reports.
+    svc.limits.hit(ERRORS_PER_SHOP, public_key)
     if request.content_length is not None and request.content_length > MAX_ERROR_BODY:
         raise PayloadTooLarge(f"body over {MAX_ERROR_BODY} bytes")
     body = request.get_data(cache=False)

@@ -39,7 +39,7 @@ def test_the_merchant_switches_the_forms_on_and_a_new_consent_text_gets_a_new_ve
     section = page.get_by_role("group", name="Widżet w sklepie")
 
     expect(section.locator("#widget-status")).to_have_text(
-        "Widżet jeszcze się nie odezwał: ze stron sklepu nie dotarło żadne zdarzenie."
+        "Nie dotarło jeszcze żadne zdarzenie ze stron sklepu – sprawdź, czy kod jest wklejony."
     )
     snippet = section.get_by_label("Kod do wklejenia")
     expect(snippet).to_have_value(
@@ -48,18 +48,25 @@ def test_the_merchant_switches_the_forms_on_and_a_new_consent_text_gets_a_new_ve
     )
     polish = section.get_by_label("Treść zgody po polsku")
     expect(polish).to_have_value(shop_config.DEFAULT_CONSENT_TEXT["pl"])
-    expect(polish).to_have_accessible_description(re.compile(r"\(teraz: v1-default\)"))
-    section.get_by_label("Formularz „Powiadom mnie, gdy produkt wróci”", exact=False).check()
+    default = shop_config.default_consent_version()
+    expect(polish).to_have_accessible_description(re.compile(rf"\(teraz: {default}\)"))
+    section.get_by_label("Formularz „Powiadom mnie o dostępności”", exact=False).check()
     polish.fill("Zgadzam się na e-maile od Sklepu Testowego.")
+    section.get_by_label("Inne adresy sklepu").fill("https://www.sklep.example")
     page.locator("#save").click()
 
     expect(page.locator("#saved")).to_be_visible()
     widget = shop_config.widget(stored(factory, shop.id))
     assert (widget.restock_form, widget.birthday_form) == (True, False)
     assert widget.consent_text["pl"] == "Zgadzam się na e-maile od Sklepu Testowego."
-    assert widget.consent_version == "v2-2026-03-03"
-    expect(page.locator("#widget-consent-hint")).to_contain_text("(teraz: v2-2026-03-03)")
+    # The English text is still our default: the version names its words as well.
+    mark = shop_config.default_consent_mark(shop_config.DEFAULT_CONSENT_TEXT)
+    version = f"v2-2026-03-03-default-{mark}"
+    assert widget.consent_version == version
+    assert shop_config.storefront_origins(stored(factory, shop.id)) == ["https://www.sklep.example"]
+    expect(page.locator("#widget-consent-hint")).to_contain_text(f"(teraz: {version})")
     expect(page.locator("#widget_restock")).to_be_checked()
+    expect(page.get_by_label("Inne adresy sklepu")).to_have_value("https://www.sklep.example")
     # What shoppers' browsers get from now on.
     served = client.get(f"/storefront/{shop.public_key}/widget.js").get_data(as_text=True)
     config = json.loads(re.search(r"\}\((\{.*\})\)\);\s*$", served, re.DOTALL).group(1))
@@ -69,7 +76,7 @@ def test_the_merchant_switches_the_forms_on_and_a_new_consent_text_gets_a_new_ve
             "pl": "Zgadzam się na e-maile od Sklepu Testowego.",
             "en": shop_config.DEFAULT_CONSENT_TEXT["en"],
         },
-        "version": "v2-2026-03-03",
+        "version": version,
     }
 
 
@@ -91,17 +98,39 @@ def test_a_consent_text_too_long_is_refused_naming_the_field(
     assert stored(factory, shop.id).settings == before
 
 
+def test_an_other_address_that_is_not_a_site_is_refused_in_polish(
+    page: Page, live_server: LiveServer, factory, settings, clock
+):
+    shop = make_shop(factory, settings, now=clock.now)
+    before = stored(factory, shop.id).settings
+    open_page(page, live_server, settings, clock, shop.id)
+    page.get_by_label("Inne adresy sklepu").fill("http://www.sklep.example")
+    page.locator("#save").click()
+
+    expect(page.locator("#error")).to_have_text(
+        "Nie zapisano: Inne adresy sklepu: to nie jest adres strony zaczynający się od "
+        "https:// – 'http://www.sklep.example'. Niczego nie zmieniono."
+    )
+    expect(page.get_by_label("Inne adresy sklepu")).to_have_attribute("aria-invalid", "true")
+    assert stored(factory, shop.id).settings == before
+
+
 @pytest.mark.parametrize("language", ["pl_PL", "en_GB"])
-def test_once_the_widget_sent_something_the_page_says_since_when(
+def test_once_the_shops_pages_sent_something_the_page_says_when_first_and_last(
     page: Page, live_server: LiveServer, client, worker, factory, settings, clock, language
 ):
     shop = make_shop(factory, settings, now=clock.now, language=language)
     assert post_cart(client, shop, cart_snapshot(at=clock.now)).status_code == 202
     worker.tick(clock.now)
+    assert (
+        post_cart(client, shop, cart_snapshot("c-2", at=clock.advance(hours=3))).status_code == 202
+    )
+    worker.tick(clock.now)
     open_page(page, live_server, settings, clock, shop.id)
     expected = (
-        "Widżet działa od 2026-03-03 09:00."
+        "Pierwsze zdarzenie ze stron sklepu dotarło 2026-03-03 09:00, a ostatnie 2026-03-03 12:00."
         if language == "pl_PL"
-        else "Widget active since 2026-03-03 09:00."
+        else "The first event from your shop's pages arrived on 2026-03-03 09:00, the latest on "
+        "2026-03-03 12:00."
     )
     expect(page.locator("#widget-status")).to_have_text(expected)

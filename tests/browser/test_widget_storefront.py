@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import re
 import socket
 import threading
 import time
@@ -34,7 +35,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from shoper_retention import shop_config
 from shoper_retention.credentials import CredentialBox
-from shoper_retention.models import Cart, InboxDelivery, RestockSubscription, Shop
+from shoper_retention.models import Cart, Consent, InboxDelivery, RestockSubscription, Shop
 from shoper_retention.platforms.ecwid.events import same_cart_key
 from shoper_retention.settings import Settings
 from tests.support import Clock, cart_snapshot, make_shop, outbox_entries, post_cart
@@ -44,7 +45,13 @@ ECWID_CLIENT_ID = "retention-app"
 ECWID_STORE = "1003"
 OUT_OF_STOCK = "505"  # the product the fake Ecwid REST API reports as sold out
 CONSENT_TEXT = "Chcę dostawać e-maile o moim koszyku i ofertach sklepu."
+CONSENT_TEXT_EN = "Send me e-mails about my basket and the shop's offers."
 CONSENT_VERSION = "v3-2026-03-01"
+# What a consent given beside the Polish text names: the version and the language shown.
+CONSENT_VERSION_PL = f"{CONSENT_VERSION}-pl"
+RESTOCK_DONE = (
+    "Jeśli dostaniesz od nas prośbę o potwierdzenie adresu, kliknij link w tej wiadomości."
+)
 CATALOGUE = {
     key: {"name": name, "price": price, "product_url": f"https://sklep.example/{slug}"}
     for key, name, price, slug in (
@@ -183,7 +190,12 @@ def shop_at(
     overrides = {
         "consent": {"email_opt_in": "single"},  # the tick alone lets this cart's reminders go
         "widget": {
-            "consent": {"pl": CONSENT_TEXT, "n": 3, "version": CONSENT_VERSION},
+            "consent": {
+                "pl": CONSENT_TEXT,
+                "en": CONSENT_TEXT_EN,
+                "n": 3,
+                "version": CONSENT_VERSION,
+            },
             **widget,
         },
     }
@@ -282,7 +294,7 @@ def test_shoper_storefront_event_bus_cart_reaches_us_and_gets_its_reminder(
     assert {i["variant_id"] for i in snapshot["items"]} == {"11", "12"}
     assert snapshot["contact"] == {"email": "Anna.Nowak@example.com"}
     assert snapshot["consent"] == {"email": True}
-    assert snapshot["consent_text_version"] == CONSENT_VERSION
+    assert snapshot["consent_text_version"] == CONSENT_VERSION_PL
     assert snapshot["currency"] == "PLN"
     first_reminder_follows(worker, factory, clock)
     assert page.context.cookies() == []
@@ -307,7 +319,7 @@ def test_shoper_frontapi_cart_reaches_us_and_gets_its_reminder(
     assert snapshot["contact"] == {"email": "Anna.Nowak@example.com"}
     assert (snapshot["consent"], snapshot["consent_text_version"]) == (
         {"email": True},
-        CONSENT_VERSION,
+        CONSENT_VERSION_PL,
     )
     # The template names no basket: the widget keeps its own key, the same for every snapshot.
     assert len({b["cart_id"] for b in deliveries(factory, "cart")}) == 1
@@ -363,7 +375,7 @@ def test_no_tick_claims_no_consent_and_unticking_withdraws_it_for_this_cart(
         lambda: [b for b in deliveries(factory, "cart") if b.get("consent") == {"email": False}],
         "the untick",
     )
-    assert withdrawn[-1]["consent_text_version"] == CONSENT_VERSION
+    assert withdrawn[-1]["consent_text_version"] == CONSENT_VERSION_PL
 
 
 def test_a_phone_the_server_refuses_does_not_cost_the_cart(
@@ -424,7 +436,7 @@ def restock_signup(page: Page, factory: Any, worker: Any, clock: Clock) -> dict[
     expect(form.get_by_label("Adres e-mail")).to_be_focused()
     form.get_by_label("Adres e-mail").fill("ola@example.com")
     form.get_by_role("button", name="Powiadom mnie").click()
-    expect(form.get_by_role("status")).to_contain_text("Gotowe!")
+    expect(form.get_by_role("status")).to_have_text(RESTOCK_DONE)
     (signup,) = deliveries(factory, "restock")
     worker.tick(clock.now)
     with factory() as session:
@@ -446,7 +458,7 @@ def test_the_restock_form_on_a_shoper_storefront_product_that_cannot_be_bought(
         "variant_id": "33",
         "channel": "email",
         "contact": {"email": "ola@example.com"},
-        "consent": {"text_version": "widget-restock-1-pl"},
+        "consent": {"text_version": "widget-restock-2-pl"},
         "occurred_at": signup["occurred_at"],
     }
     # Right after Shoper's own button, not somewhere else on the page.
@@ -496,13 +508,24 @@ def test_no_restock_form_unless_the_merchant_switched_it_on(
 # --- birthdays ----------------------------------------------------------------------------------
 
 
-def test_the_birthday_form_sits_before_the_footer_and_posts_a_signup_with_consent(
+BIRTHDAY_CONSENT = (
+    "Chcę otrzymywać od sklepu e-maile z życzeniami i prezentem na urodziny oraz z ofertami. "
+    "Zgodę mogę w każdej chwili wycofać, klikając link w wiadomości."
+)
+
+
+def test_the_birthday_form_sits_before_the_footer_and_posts_a_signup_with_its_own_consent(
     page: Page, origins: Origins, factory, settings, clock
 ):
     shop = shop_at(origins, factory, settings, clock, birthday_form=True)
     page.goto(origins.page("shoper-storefront/home.html", widget_src(origins, shop)))
     form = page.locator("#sr-birthday")
     expect(form).to_be_visible()
+    expect(form.locator(".sr-note")).to_have_text(
+        "Podaj dzień i miesiąc swoich urodzin – w tym dniu wyślemy Ci prezent."
+    )
+    # Its own words, for what this form is for: not the checkout's cart-reminder text.
+    expect(form.get_by_text(CONSENT_TEXT)).to_have_count(0)
     assert page.evaluate("document.getElementById('sr-birthday').nextElementSibling.id") == (
         "page-footer"
     )
@@ -515,9 +538,11 @@ def test_the_birthday_form_sits_before_the_footer_and_posts_a_signup_with_consen
         "Zaznacz zgodę, abyśmy mogli wysłać Ci prezent."
     )
     assert deliveries(factory, "birthday") == []
-    form.get_by_label(CONSENT_TEXT).check()
+    consent = form.get_by_label(BIRTHDAY_CONSENT)
+    expect(consent).not_to_be_checked()
+    consent.check()
     form.get_by_role("button", name="Zapisz mnie").click()
-    expect(form.get_by_role("status")).to_contain_text("Dziękujemy!")
+    expect(form.get_by_role("status")).to_have_text(RESTOCK_DONE)
 
     (signup,) = deliveries(factory, "birthday")
     assert signup == {
@@ -525,7 +550,7 @@ def test_the_birthday_form_sits_before_the_footer_and_posts_a_signup_with_consen
         "contact": {"email": "ola@example.com"},
         "birthday": {"month": 2, "day": 29},
         "consent": {"email": True},
-        "consent_text_version": CONSENT_VERSION,
+        "consent_text_version": "widget-birthday-1-pl",
     }
     # Signed up: this browser is not asked again.
     page.reload()
@@ -554,8 +579,18 @@ def test_an_english_page_gets_the_forms_in_english(
     expect(form.locator(".sr-title")).to_have_text("A birthday gift")
     expect(form.get_by_label("E-mail address")).to_be_visible()
     expect(form.get_by_label("Month")).to_contain_text("February")
-    # The merchant wrote only the Polish text: the English page shows the default one.
-    expect(form.get_by_label(shop_config.DEFAULT_CONSENT_TEXT["en"])).not_to_be_checked()
+    form.get_by_label("E-mail address").fill("ola@example.com")
+    form.get_by_label("Day", exact=True).select_option("3")
+    form.get_by_label("Month").select_option(label="May")
+    form.get_by_label(
+        re.compile(r"^I'd like to receive e-mails from the shop with birthday")
+    ).check()
+    form.get_by_role("button", name="Sign me up").click()
+    expect(form.get_by_role("status")).to_have_text(
+        "If we send you a request to confirm your address, click the link in that message."
+    )
+    (signup,) = deliveries(factory, "birthday")
+    assert signup["consent_text_version"] == "widget-birthday-1-en"
 
 
 # --- a reminder's link --------------------------------------------------------------------------
@@ -591,3 +626,259 @@ def test_a_reminders_link_refills_an_empty_basket_and_continues_the_same_cart(
     latest = wait_for(lambda: deliveries(factory, "cart")[1:], "the refilled basket's snapshot")
     assert [b["cart_id"] for b in latest] == ["cart-from-yesterday"]
     assert_items(latest[0], {"101": 3})
+
+
+# --- the consent tick: this page, this cart, this address -----------------------------------
+
+
+def storage(page: Page) -> str:
+    return page.evaluate("JSON.stringify(window.localStorage)")
+
+
+def test_a_tick_is_not_kept_for_the_next_page_or_the_next_shopper(
+    page: Page, origins: Origins, factory, settings, clock, worker
+):
+    shop = shop_at(origins, factory, settings, clock)
+    src = widget_src(origins, shop)
+    page.goto(origins.page("shoper-storefront/basket.html", src, basket="basket-anna"))
+    page.get_by_role("button", name="Dodaj kubek").click()
+    page.get_by_label("E-mail", exact=True).fill("anna@example.com")
+    page.get_by_label(CONSENT_TEXT).check()
+    page.keyboard.press("Tab")
+    snapshot_with_consent(factory)
+    assert "tick" not in storage(page)
+    page.goto("about:blank")
+    worker.tick(clock.now)
+
+    # The next page of the same checkout: the box is empty, and nothing claims the tick again
+    # (we hold it for this cart already).
+    page.goto(origins.page("shoper-storefront/basket.html", src, basket="basket-anna"))
+    expect(page.get_by_label(CONSENT_TEXT)).not_to_be_checked()
+    before = len(deliveries(factory, "cart"))
+    page.get_by_role("button", name="Dodaj talerz").click()
+    again = wait_for(lambda: deliveries(factory, "cart")[before:], "the next page's snapshot")
+    assert again[-1]["cart_id"] == "basket-anna"
+    assert again[-1]["contact"] == {"email": "anna@example.com"}
+    assert "consent" not in again[-1] and "consent_text_version" not in again[-1]
+    page.goto("about:blank")
+    worker.tick(clock.advance(seconds=5))
+    with factory() as session:
+        cart = session.scalars(select(Cart).where(Cart.platform_cart_id == "basket-anna")).one()
+        claims = session.scalars(select(Consent).where(Consent.cart_id == cart.id)).all()
+        assert [(c.granted, c.text_version) for c in claims] == [(True, CONSENT_VERSION_PL)]
+
+    # Someone else at this computer, later, with a new basket: an empty box, and nothing of
+    # Anna's goes with their cart.
+    page.goto(origins.page("shoper-storefront/basket.html", src, basket="basket-bartek"))
+    expect(page.get_by_label(CONSENT_TEXT)).not_to_be_checked()
+    page.get_by_role("button", name="Dodaj talerz").click()
+    page.get_by_label("E-mail", exact=True).fill("bartek@example.com")
+    page.keyboard.press("Tab")
+    theirs = wait_for(
+        lambda: [b for b in deliveries(factory, "cart") if b["cart_id"] == "basket-bartek"
+                 and b.get("contact")],
+        "the next shopper's snapshot",
+    )  # fmt: skip
+    assert theirs[-1]["contact"] == {"email": "bartek@example.com"}
+    bartek = [b for b in deliveries(factory, "cart") if b["cart_id"] == "basket-bartek"]
+    assert all("consent" not in b and "anna" not in json.dumps(b) for b in bartek)
+
+
+def test_a_tick_speaks_only_for_the_address_beside_which_it_was_given(
+    page: Page, origins: Origins, factory, settings, clock
+):
+    shop = shop_at(origins, factory, settings, clock)
+    page.goto(origins.page("shoper-storefront/basket.html", widget_src(origins, shop)))
+    page.get_by_role("button", name="Dodaj kubek").click()
+    page.get_by_label("E-mail", exact=True).fill("anna@example.com")
+    page.get_by_label(CONSENT_TEXT).check()
+    # The checkout's "deliver to someone else" part, and a newsletter box in the footer: both
+    # e-mail fields, both filled after the tick.
+    page.evaluate(
+        """() => {
+        const part = document.createElement('div');
+        part.innerHTML = '<label for="email_2">E-mail odbiorcy</label>' +
+          '<input type="email" id="email_2" name="email_2">';
+        document.getElementById('checkout').appendChild(part);
+        document.querySelector('footer').innerHTML =
+          '<label for="nl">Newsletter</label><input type="email" id="nl" name="email">';
+      }"""
+    )
+    page.get_by_label("E-mail odbiorcy").fill("ewa@example.com")
+    page.get_by_label("Newsletter").fill("jan@example.com")
+    page.keyboard.press("Tab")
+    page.wait_for_timeout(600)  # past the widget's debounce: whatever it meant to send, it sent
+    page.get_by_role("button", name="Dodaj talerz").click()
+    got = wait_for(
+        lambda: [b for b in deliveries(factory, "cart") if len(b["items"]) == 2],
+        "the snapshot with both products",
+    )
+    assert (got[-1]["contact"], got[-1]["consent"]) == (
+        {"email": "anna@example.com"},
+        {"email": True},
+    )
+    sent = json.dumps(deliveries(factory, "cart"))
+    assert "ewa@" not in sent and "jan@" not in sent
+
+    # Another address beside the box takes the tick off: it was not given for that one.
+    page.get_by_label("E-mail", exact=True).fill("bartek@example.com")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label(CONSENT_TEXT)).not_to_be_checked()
+    bartek = wait_for(
+        lambda: [b for b in deliveries(factory, "cart")
+                 if b.get("contact", {}).get("email") == "bartek@example.com"],
+        "the snapshot with the new address",
+    )  # fmt: skip
+    assert all("consent" not in b for b in bartek)
+
+
+def test_a_tick_given_before_the_address_is_typed_goes_with_that_address(
+    page: Page, origins: Origins, factory, settings, clock
+):
+    shop = shop_at(origins, factory, settings, clock)
+    page.goto(origins.page("shoper-storefront/basket.html", widget_src(origins, shop)))
+    page.get_by_role("button", name="Dodaj kubek").click()
+    page.get_by_label(CONSENT_TEXT).check()
+    page.get_by_label("E-mail", exact=True).fill("anna@example.com")
+    page.keyboard.press("Tab")
+
+    snapshot = snapshot_with_consent(factory)
+    assert snapshot["contact"] == {"email": "anna@example.com"}
+    assert (snapshot["consent"], snapshot["consent_text_version"]) == (
+        {"email": True},
+        CONSENT_VERSION_PL,
+    )
+
+
+def test_an_english_page_shows_the_default_english_text_and_names_its_version_and_language(
+    page: Page, origins: Origins, factory, settings, clock
+):
+    """The merchant wrote only the Polish text: the English page shows our default, whose
+    version changes with its words (shop_config.widget)."""
+    shop = shop_at(
+        origins,
+        factory,
+        settings,
+        clock,
+        consent={"pl": CONSENT_TEXT, "n": 3, "version": CONSENT_VERSION},
+    )
+    page.goto(origins.page("shoper-storefront/en/basket.html", widget_src(origins, shop)))
+    page.get_by_role("button", name="Add the mug").click()
+    page.get_by_label("E-mail", exact=True).fill("anna@example.com")
+    page.get_by_label(shop_config.DEFAULT_CONSENT_TEXT["en"]).check()
+    page.keyboard.press("Tab")
+
+    snapshot = snapshot_with_consent(factory)
+    with factory() as session:
+        version = shop_config.widget(session.get(Shop, shop.id)).consent_version
+    mark = shop_config.default_consent_mark(shop_config.DEFAULT_CONSENT_TEXT)
+    assert version == f"{CONSENT_VERSION}-default-{mark}"
+    assert snapshot["consent_text_version"] == f"{version}-en"
+
+
+# --- cart keys: a new cart, a new key ---------------------------------------------------------
+
+
+def test_an_older_template_starts_a_new_cart_key_once_its_cart_was_bought(
+    page: Page, origins: Origins, factory, settings, clock, worker
+):
+    shop = shop_at(origins, factory, settings, clock)
+    url = origins.page("shoper-classic/basket.html", widget_src(origins, shop))
+    page.goto(url)
+    page.get_by_role("button", name="Dodaj kubek").click()
+    page.get_by_label("Adres e-mail", exact=True).fill("anna@example.com")
+    page.get_by_label(CONSENT_TEXT).check()
+    page.keyboard.press("Tab")
+    wait_for(lambda: [b for b in deliveries(factory, "cart") if b.get("consent")], "first cart")
+    page.goto("about:blank")
+    worker.tick(clock.now)
+    with factory() as session, session.begin():  # the order webhook closed it
+        first = session.scalars(select(Cart)).one()
+        first.status, first_id = "ordered", first.platform_cart_id
+
+    # A week later, the same browser: the template's basket is empty, then a new one fills.
+    page.goto(url)
+    expect(page.get_by_label(CONSENT_TEXT)).not_to_be_checked()
+    page.get_by_role("button", name="Dodaj talerz").click()
+    page.get_by_label("Adres e-mail", exact=True).fill("bartek@example.com")
+    page.keyboard.press("Tab")
+    later = wait_for(
+        lambda: [b for b in deliveries(factory, "cart")
+                 if [i["product_id"] for i in b["items"]] == ["102"] and b.get("contact")],
+        "the second cart",
+    )  # fmt: skip
+    assert later[-1]["cart_id"] != first_id
+    assert later[-1]["contact"] == {"email": "bartek@example.com"} and "consent" not in later[-1]
+    page.goto("about:blank")
+    worker.tick(clock.advance(seconds=5))
+    with factory() as session:
+        carts = {c.platform_cart_id: c for c in session.scalars(select(Cart))}
+    assert carts[first_id].status == "ordered"
+    assert [i["product_id"] for i in carts[first_id].items] == ["101"]
+    second = carts[later[-1]["cart_id"]]
+    assert (second.status, second.email) == ("open", "bartek@example.com")
+    assert [i["product_id"] for i in second.items] == ["102"]
+
+
+def test_after_an_order_on_the_storefront_the_next_basket_starts_without_the_tick(
+    page: Page, origins: Origins, factory, settings, clock
+):
+    shop = shop_at(origins, factory, settings, clock)
+    page.goto(origins.page("shoper-storefront/basket.html", widget_src(origins, shop)))
+    page.get_by_role("button", name="Dodaj kubek").click()
+    page.get_by_label("E-mail", exact=True).fill("anna@example.com")
+    page.get_by_label(CONSENT_TEXT).check()
+    page.keyboard.press("Tab")
+    snapshot_with_consent(factory)
+
+    page.get_by_role("button", name="Zamawiam i płacę").click()  # basket.orderPlaced
+    expect(page.get_by_label(CONSENT_TEXT)).not_to_be_checked()
+    assert "anna" not in storage(page)
+
+
+# --- a reminder's link, on someone else's computer ---------------------------------------------
+
+
+def test_a_reminders_link_continues_its_cart_without_this_browsers_contact_or_tick(
+    page: Page, origins: Origins, client, factory, settings, clock, worker
+):
+    shop = shop_at(origins, factory, settings, clock)
+    # Adam used this browser before, and ticked.
+    page.goto(origins.page("shoper-storefront/basket.html", widget_src(origins, shop)))
+    page.get_by_role("button", name="Dodaj kubek").click()
+    page.get_by_label("E-mail", exact=True).fill("adam@example.com")
+    page.get_by_label(CONSENT_TEXT).check()
+    page.keyboard.press("Tab")
+    snapshot_with_consent(factory)
+    page.goto("about:blank")
+    # Anna's cart, from another device; she opens her reminder here.
+    items = [
+        {"product_id": "102", "variant_id": "12", "name": "T", "price": "29.90", "quantity": 1}
+    ]
+    annas = cart_snapshot(
+        "annas-cart", at=clock.now - timedelta(hours=2), items=items, email="anna@example.com"
+    )
+    assert post_cart(client, shop, annas, headers={"Origin": origins.shop}).status_code == 202
+    worker.tick(clock.now)
+    with factory() as session:
+        token = (
+            session.scalars(select(Cart).where(Cart.platform_cart_id == "annas-cart")).one().token
+        )
+
+    page.goto(
+        origins.page("shoper-storefront/basket.html", widget_src(origins, shop), sr_cart=token)
+    )
+
+    restored = wait_for(
+        lambda: [b for b in deliveries(factory, "cart") if b["cart_id"] == "annas-cart"][1:],
+        "the restored cart's snapshot",
+    )
+    assert all("contact" not in b and "consent" not in b for b in restored)
+    # The token left the address bar (shared links, analytics), the rest of it stayed.
+    assert "sr_cart" not in page.url and "widget=" in page.url
+    expect(page.get_by_label(CONSENT_TEXT)).not_to_be_checked()
+    page.goto("about:blank")
+    worker.tick(clock.advance(seconds=5))
+    with factory() as session:
+        cart = session.scalars(select(Cart).where(Cart.platform_cart_id == "annas-cart")).one()
+        assert (cart.email, cart.token) == ("anna@example.com", token)

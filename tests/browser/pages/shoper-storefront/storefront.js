@@ -8,6 +8,7 @@
 // basketUpdaterApi.addItem({variantId, quantity, variantOptions, showAddedModal, bundleItems}):
 //   https://storefront.developers.shoper.pl/js-api/apis/basket/apis/basket-updater-api/methods/add-item
 // messageStorageSystemApi.getChannelMessages(name): the events emitted before a listener came.
+// Each page load is a new basket, unless `?basket=<id>` names the one the checkout goes on with.
 (function () {
   var PRODUCTS = {
     11: {productId: 101, variantId: 11, name: "Kubek ceramiczny", price: 49.9, url: "/kubek-ceramiczny"},
@@ -15,7 +16,7 @@
   };
   var listeners = {}, past = {};
   var basket = {
-    id: "basket-" + Math.random().toString(36).slice(2, 10),
+    id: new URLSearchParams(location.search).get("basket") || "basket-" + Math.random().toString(36).slice(2, 10),
     products: {list: [], count: 0, positions: 0, sum: null, discountedSum: null},
     sum: {currency: "PLN", grossValue: 0, grossValueFormatted: "0,00 zł"},
     billingAddress: null
