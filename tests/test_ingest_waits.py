@@ -161,4 +161,3 @@ def test_a_shops_messages_wait_while_a_delivery_from_its_platform_is_stuck(
             .values(status="processed")
         )
     assert worker.tick(clock.advance(minutes=30)).dispatch.sent == 1
-
