@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -55,6 +56,20 @@ class Shop(Base):
     @property
     def active(self) -> bool:
         return self.status == "active"
+
+    @classmethod
+    def new(cls, platform: str, platform_shop_id: str, now: datetime) -> Shop:
+        """A shop installing for the first time, with its own random webhook ref, storefront
+        key and report token (none derived from the platform's id)."""
+        return cls(
+            platform=platform,
+            platform_shop_id=platform_shop_id,
+            ref=secrets.token_urlsafe(12),
+            public_key=secrets.token_urlsafe(12),
+            report_token=secrets.token_urlsafe(24),
+            installed_at=now,
+            settings={},
+        )
 
 
 class ChannelPause(Base):

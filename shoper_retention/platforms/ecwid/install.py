@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import secrets
 import threading
 from datetime import datetime, timedelta
 from typing import Any
@@ -226,15 +225,7 @@ class EcwidInstaller:
         """A new row; when a concurrent first opening wins the unique (platform, id), its row."""
         try:
             with session.begin_nested():
-                shop = Shop(
-                    platform=PLATFORM,
-                    platform_shop_id=store_id,
-                    ref=secrets.token_urlsafe(12),
-                    public_key=secrets.token_urlsafe(12),
-                    report_token=secrets.token_urlsafe(24),
-                    installed_at=now,
-                    settings={},
-                )
+                shop = Shop.new(PLATFORM, store_id, now)
                 session.add(shop)
                 session.flush()
                 return shop

@@ -106,15 +106,7 @@ class ShoperInstaller:
         except api.ShoperError as exc:
             raise BadInput(f"Shoper refused the auth_code ({exc.error or exc.status})") from exc
         if shop is None:
-            shop = Shop(
-                platform=PLATFORM,
-                platform_shop_id=licence,
-                ref=secrets.token_urlsafe(12),
-                public_key=secrets.token_urlsafe(12),
-                report_token=secrets.token_urlsafe(24),
-                installed_at=now,
-                settings={},
-            )
+            shop = Shop.new(PLATFORM, licence, now)
             session.add(shop)
         shop.status = "active"
         shop.uninstalled_at = None
