@@ -34,7 +34,7 @@ from shoper_retention.platforms.ecwid.api import (
     EcwidError,
     EcwidUnavailable,
 )
-from shoper_retention.platforms.ecwid.events import HANDLERS, event_entity_id, to_events
+from shoper_retention.platforms.ecwid.events import HANDLERS, to_events
 from shoper_retention.platforms.ecwid.stock import UNLIMITED
 from tests.fakes.ecwid_server import (
     FakeEcwid,
@@ -592,15 +592,6 @@ def test_ecwid_outages_and_refusals_come_through(ecwid: FakeEcwid, client: Ecwid
         run(revoked, "order.created", body("order.created", 1, {"orderId": "XJ12H"}))
 
 
-def test_event_entity_id_names_the_delivery() -> None:
-    assert event_entity_id(cart_body()) == CART_ID
-    assert event_entity_id(body("order.created", 5, {"orderId": "XJ12H"})) == "XJ12H"
-    assert event_entity_id(body("product.updated", 66722483)) == "66722483"
-    assert event_entity_id(body("customer.updated", 7, {"customerEmail": "a@b.pl"})) == "7"
-    assert event_entity_id({"entityId": {"x": 1}}) == ""
-    assert event_entity_id([]) == ""  # type: ignore[arg-type]
-
-
 # --- properties ----------------------------------------------------------------------------
 
 JSON = st.recursive(
@@ -654,7 +645,6 @@ def test_any_body_gives_events_or_bad_input_or_an_ecwid_error() -> None:
                 to_events(client, ecwid_shop(), event_type, delivery, RECEIVED)
             except (BadInput, EcwidError):
                 pass
-            assert isinstance(event_entity_id(delivery), str)
 
         check()
 

@@ -94,20 +94,6 @@ def to_events(
     return handler(client, shop, event_type, body, received_at)
 
 
-def event_entity_id(body: dict[str, Any]) -> str:
-    """The id a delivery is about, for logs: the cart's or order's id from `data`, else
-    `entityId`; '' when there is none. Never an e-mail (`data.customerEmail` is skipped)."""
-    if not isinstance(body, dict):
-        return ""
-    data = body.get("data")
-    if isinstance(data, dict):
-        for key in ("cartId", "orderId"):
-            value = _id_text(data.get(key))
-            if value:
-                return value[:64]
-    return _id_text(body.get("entityId"))[:64]
-
-
 # --- carts ---------------------------------------------------------------------------------
 
 
