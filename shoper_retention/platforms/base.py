@@ -30,6 +30,9 @@ class Platform(Protocol):
     the class); the rest talk to the platform with the server's credentials."""
 
     name: str  # Shop.platform and InboxDelivery.source for its webhooks
+    # Whether the platform puts our storefront script on the shop's pages itself (Ecwid, from
+    # the app's registration); elsewhere the settings page shows the tag to paste.
+    adds_storefront_script: bool
 
     @property
     def catalogue(self) -> CatalogueReader:
@@ -70,6 +73,10 @@ class Platform(Protocol):
 
     def coupon_creator(self, session: Session, now: datetime) -> CreateAtPlatform:
         """Creates unique coupon codes at the platform, in the caller's transaction."""
+
+    def widget_config(self) -> Mapping[str, Any]:
+        """What the storefront widget's code for this platform needs beside the shop's own
+        settings (public values only: anyone can read the script)."""
 
     def admin_origins(self, shop: Shop) -> Sequence[str]:
         """Origins of the shop's admin, which frames the settings page (CSP frame-ancestors)."""

@@ -171,6 +171,7 @@ def _widget_section(shop: Shop) -> dict[str, Any]:
     svc = services()
     base = svc.settings.public_url.rstrip("/")
     src = f"{base}/storefront/{shop.public_key}/widget.js"
+    platform = svc.platforms.by_name.get(shop.platform)
     quiet_days = 7  # a template changed without our line, a shop closed for a holiday
     last = shop.widget_last_seen_at or shop.widget_seen_at
     return {
@@ -180,7 +181,9 @@ def _widget_section(shop: Shop) -> dict[str, Any]:
         "quiet": last is not None and (svc.clock() - last).total_seconds() > quiet_days * 86400,
         "quiet_days": quiet_days,
         "origins": "\n".join(shop_config.storefront_origins(shop)),
-        "snippet": "" if shop.platform == "ecwid" else f'<script async src="{src}"></script>',
+        "snippet": ""
+        if platform and platform.adds_storefront_script
+        else f'<script async src="{src}"></script>',
     }
 
 

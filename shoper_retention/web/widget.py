@@ -121,10 +121,9 @@ def widget_config(shop: Shop, settings: Settings) -> dict[str, Any]:
         "restockVersion": RESTOCK_TEXT_VERSION,
         "birthdayVersion": BIRTHDAY_TEXT_VERSION,
     }
-    if shop.platform == "ecwid":
-        # Ecwid's storefront API hands an app's public token to the page for its client id;
-        # the product read (stock) goes to Ecwid's REST API with it.
-        config["ecwid"] = {"clientId": settings.ecwid_client_id, "api": settings.ecwid_api_url}
+    platform = services().platforms.by_name.get(shop.platform)
+    if platform is not None:
+        config.update(platform.widget_config())
     return config
 
 

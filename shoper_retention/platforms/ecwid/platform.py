@@ -36,6 +36,7 @@ CONTROL_PANEL_ORIGIN = "https://my.ecwid.com"
 
 class EcwidPlatform:
     name = PLATFORM
+    adds_storefront_script = True  # /ecwid/storefront.js, registered with the app
 
     def __init__(self, settings: Settings, http: requests.Session | None = None) -> None:
         self.settings = settings
@@ -111,6 +112,13 @@ class EcwidPlatform:
 
     def coupon_creator(self, session: Session, now: datetime) -> CreateAtPlatform:
         return self.coupons.creator(session, now)
+
+    def widget_config(self) -> Mapping[str, Any]:
+        # Ecwid's storefront API hands an app's public token to the page for its client id;
+        # the product read (stock) goes to Ecwid's REST API with it.
+        return {
+            "ecwid": {"clientId": self.settings.ecwid_client_id, "api": self.settings.ecwid_api_url}
+        }
 
     def admin_origins(self, shop: Shop) -> Sequence[str]:
         return [CONTROL_PANEL_ORIGIN]

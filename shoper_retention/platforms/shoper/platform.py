@@ -30,6 +30,9 @@ WAITING_FOR_WEBHOOKS = "waiting for the shop's order webhooks to be registered"
 
 class ShoperPlatform:
     name = PLATFORM
+    # No API adds a script per shop (App Store snippets are tied to the app version and not
+    # documented publicly): the merchant pastes the widget's tag.
+    adds_storefront_script = False
 
     def __init__(self, settings: Settings, http: requests.Session | None = None) -> None:
         self.settings = settings
@@ -69,6 +72,9 @@ class ShoperPlatform:
 
     def coupon_creator(self, session: Session, now: datetime) -> CreateAtPlatform:
         return self.installer.coupon_creator(session, now)
+
+    def widget_config(self) -> Mapping[str, Any]:
+        return {}
 
     def admin_origins(self, shop: Shop) -> Sequence[str]:
         # The Shoper admin lives on the shop's own domain (<shop_url>/admin).
