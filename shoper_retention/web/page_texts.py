@@ -32,9 +32,9 @@ TEXTS: dict[str, Text] = {
         "en": "The setup in your shop is not complete: {error}",
     },
     "platform_cart_reminders": {
-        "pl": "Twój sklep sam wysyła e-mail o porzuconym koszyku (ustawienie w panelu Ecwid). "
-        "Klienci dostaną wtedy dwa przypomnienia: wyłącz jedno z nich — tamto w panelu "
-        "sklepu albo odzyskiwanie koszyków tutaj.",
+        "pl": "Twój sklep sam wysyła e-mail o porzuconym koszyku (ustawienie w panelu Ecwid), "
+        "więc klienci dostaną dwa przypomnienia. Wyłącz jedno z nich: przypomnienie w panelu "
+        "Ecwid albo odzyskiwanie koszyków tutaj.",
         "en": "Your shop sends its own abandoned-cart e-mail (a setting in the Ecwid admin), so "
         "shoppers would get two reminders: switch one of them off, that one in your shop's "
         "admin or cart recovery here.",
